@@ -1,0 +1,50 @@
+# The README's two commands: `make demo` and `make test`. Everything else is a convenience.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# A CPU machine must never pull a multi-GB CUDA torch: install the pinned CPU build first.
+# On a CPU laptop without a local wheel, use e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu".
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export PYTHONUNBUFFERED := 1
+NBVAL := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900
+
+.PHONY: demo test install world unit nbtest figures notebooks clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+ifeq ($(HAS_GPU),)
+	$(PY) -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+endif
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $@
+
+world: install  ## build (or reuse) the tiny offline world
+	$(PY) -c "from tina_utils import tiny; print(tiny.build())"
+
+demo: world  ## run notebooks 01 -> 05 on the tiny profile into results/executed/
+	$(PY) -m tina_utils.pipeline --profile tiny
+
+test: world  ## unit tests + nbval on the committed notebooks (what CI runs)
+	$(PY) -m pytest -q -p no:cacheprovider tests notebooks $(NBVAL)
+
+unit: world
+	$(PY) -m pytest -q tests
+
+nbtest: world
+	$(PY) -m pytest -q notebooks $(NBVAL)
+
+figures: install  ## redraw every figure from the tables under results/ (no model needed)
+	$(PY) -m tina_utils.plots
+
+notebooks: world  ## re-execute the committed notebooks in place (tiny profile) and strip volatile output
+	$(PY) -m tina_utils.pipeline --inplace notebooks/[0-9][0-9]_*.ipynb
+
+clean:
+	rm -rf results/executed results/0[1-5]_* results/runs.csv

@@ -1,0 +1,91 @@
+"""Paths, seeding and environment reports shared by every notebook (setup cell of 01-05)."""
+
+import os
+import platform
+import random
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PINNED_PACKAGES = ["torch", "transformers", "trl", "peft", "accelerate", "datasets", "math-verify", "vllm"]
+
+
+def repo_root() -> Path:
+    """The checkout that holds `tina_utils/` and `notebooks/` (cwd-independent for notebooks and CLIs)."""
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        for path in (start, *start.parents):
+            if (path / "tina_utils").is_dir() and (path / "notebooks").is_dir():
+                return path
+    return Path.cwd()
+
+
+def results_dir(*parts: str) -> Path:
+    """`$TINA_RESULTS` or `<repo>/results`, joined with `parts`, created if missing."""
+    base = Path(os.environ.get("TINA_RESULTS") or repo_root() / "results")
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def tina_home() -> Path:
+    """Cache for built artefacts such as the tiny world: `$TINA_HOME`, default `~/.cache/tina`."""
+    path = Path(os.environ.get("TINA_HOME") or Path.home() / ".cache" / "tina")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def versions() -> dict:
+    """Versions of the pinned stack (None where a package is absent) plus Python and platform."""
+    found = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
+    for name in PINNED_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def hardware() -> str:
+    """A short name of the accelerator in use: the CUDA device name or 'cpu'."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({os.cpu_count()} cores)"
+
+
+def git_sha() -> str | None:
+    """The current commit of the checkout, or None outside git."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo_root(),
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def setup(seed: int = 0, quiet: bool = False) -> dict:
+    """Seed everything, fix display defaults, and return (and print) the environment report."""
+    import matplotlib
+    import pandas as pd
+
+    seed_everything(seed)
+    pd.set_option("display.width", 120)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.precision", 4)
+    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "figure.figsize": (7, 3.5)})
+    report = {**versions(), "hardware": hardware(), "git_sha": git_sha(), "seed": seed}
+    if not quiet:
+        for key, value in report.items():
+            print(f"{key:>13}: {value}")
+    return report

@@ -1,0 +1,139 @@
+"""Run the numbered notebooks headless with papermill, in order, and keep committed notebooks clean.
+
+    python -m tina_utils.pipeline --profile tiny            # 01 -> 05 into results/executed/
+    python -m tina_utils.pipeline --only 03 -p preset robust
+    python -m tina_utils.pipeline --inplace notebooks/02_train_lora_grpo.ipynb   # refresh a committed notebook
+"""
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from tina_utils import env
+
+KERNEL = "python3"
+ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+CELL_METADATA_KEPT = ("tags",)
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook of the series raised; the message names the notebook and the cell."""
+
+
+def notebooks(only: list[str] | None = None) -> list[Path]:
+    """The numbered notebooks in run order, optionally filtered by number prefix (e.g. ['01', '03'])."""
+    found = sorted((env.repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        found = [path for path in found if path.name[:2] in only]
+    return found
+
+
+def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop execution counts, papermill timings, per-cell metadata noise and memory addresses."""
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    nb.metadata.get("language_info", {}).pop("version", None)
+    for cell in nb.cells:
+        cell.metadata = {key: value for key, value in cell.metadata.items() if key in CELL_METADATA_KEPT}
+        cell.pop("id", None)
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        for output in cell.outputs:
+            if output.output_type == "execute_result":
+                output.execution_count = None
+            output.get("metadata", {}).clear()
+            _scrub_output(output)
+    nb.nbformat_minor = max(nb.nbformat_minor, 4)
+    return nb
+
+
+def _scrub_output(output) -> None:
+    """Replace memory addresses in text outputs so diffs and nbval stay quiet."""
+    if "text" in output:
+        output.text = ADDRESS.sub("", output.text)
+    for key, value in output.get("data", {}).items():
+        if key.startswith("text/") and isinstance(value, str):
+            output.data[key] = ADDRESS.sub("", value)
+
+
+def _failed_cell(path: Path) -> str:
+    """Describe the first cell with an error output in an executed notebook."""
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+                return f"cell {index} ({first_line[:60]!r}): {output.get('ename')}: {output.get('evalue')}"
+    return "unknown cell"
+
+
+def execute_notebook(path: Path, out: Path | None = None, parameters: dict | None = None,
+                     progress: bool = True) -> Path:
+    """Execute one notebook with papermill (cwd = notebooks/) and return the executed copy's path."""
+    import papermill as pm
+
+    path = Path(path).resolve()
+    out = Path(out or env.results_dir("executed") / path.name).resolve()
+    try:
+        pm.execute_notebook(str(path), str(out), parameters=parameters or None, kernel_name=KERNEL,
+                            cwd=str(path.parent), progress_bar=progress, log_output=False)
+    except pm.PapermillExecutionError as error:
+        raise NotebookFailed(f"{path.name} failed at {_failed_cell(out)}; executed copy: {out}") from error
+    nb = nbformat.read(out, as_version=4)
+    nbformat.write(strip_volatile(nb), out)
+    return out
+
+
+def run_series(profile: str = "tiny", only: list[str] | None = None, parameters: dict | None = None) -> list[Path]:
+    """Run notebooks 01 -> 05 in order, stopping at the first failure; returns the executed copies."""
+    shared = {"profile": profile, **(parameters or {})}
+    executed = []
+    series = notebooks(only)
+    for number, path in enumerate(series, 1):
+        started = time.time()
+        print(f"[{number}/{len(series)}] {path.name} ...", flush=True)
+        executed.append(execute_notebook(path, parameters=shared, progress=False))
+        print(f"[{number}/{len(series)}] {path.name} done in {time.time() - started:.0f} s", flush=True)
+    return executed
+
+
+def refresh_in_place(path: Path) -> Path:
+    """Execute a notebook with its own defaults (tiny profile) and overwrite it, volatile output stripped."""
+    return execute_notebook(Path(path), out=Path(path))
+
+
+def _parse_parameters(pairs: list[list[str]]) -> dict:
+    """`-p name value` pairs, values typed YAML-style as papermill does."""
+    import yaml
+
+    return {name: yaml.safe_load(value) for name, value in pairs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="tiny", choices=["tiny", "paper"])
+    parser.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 01 03")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    parser.add_argument("--inplace", nargs="*", type=Path, help="notebooks to execute and overwrite in place")
+    args = parser.parse_args(argv)
+    try:
+        if args.inplace:
+            for path in args.inplace:
+                print(f"refreshing {path} ...", flush=True)
+                refresh_in_place(path)
+            return 0
+        run_series(args.profile, args.only, _parse_parameters(args.parameter))
+    except NotebookFailed as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
