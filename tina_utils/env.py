@@ -89,3 +89,23 @@ def setup(seed: int = 0, quiet: bool = False) -> dict:
         for key, value in report.items():
             print(f"{key:>13}: {value}")
     return report
+
+
+class HubUnavailable(RuntimeError):
+    """A Hugging Face Hub model or dataset is not cached locally and the Hub cannot be reached."""
+
+
+def from_hub(load, repo_id: str, kind: str = "model", **kwargs):
+    """Call `load(repo_id, **kwargs)`; if the Hub is unreachable, raise HubUnavailable saying what to do."""
+    try:
+        return load(repo_id, **kwargs)
+    except (OSError, ConnectionError) as error:
+        if Path(str(repo_id)).exists():
+            raise
+        offline = os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True")
+        why = "HF_HUB_OFFLINE=1 is set" if offline else "the Hugging Face Hub could not be reached"
+        raise HubUnavailable(
+            f"{kind} {repo_id!r} is not in the local Hugging Face cache and {why}. Download it once on a machine "
+            f"with internet (`huggingface-cli download {repo_id}{' --repo-type dataset' if kind == 'dataset' else ''}`)"
+            f", pass a local path instead, or use the offline tiny profile (profile='tiny', recipe 'tiny')."
+        ) from error

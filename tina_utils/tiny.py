@@ -8,6 +8,7 @@ Used in: every notebook's tiny profile (01 §1, 02 §1, 03 §1).
 """
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 TINY_MODEL = "tina-tiny"
 TINY_SYSTEM_PROMPT = ""  # kept empty: every prompt character costs a sequential CPU decoding step
-WORLD_VERSION = 1  # bump when anything below changes the built artefacts
+WORLD_VERSION = 3  # bump when anything below changes the built artefacts
 
 CHARS = list("0123456789+-*/=()[]{}<>\\$.,:;?!'\"_^|&%# \n") + [chr(c) for c in range(97, 123)] + [
     chr(c) for c in range(65, 91)]
@@ -37,14 +38,17 @@ CHAT_TEMPLATE = (
 MODEL_CONFIG = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=4, num_attention_heads=4,
                     num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=True,
                     rope_theta=10000.0)
-WARM_START = dict(n_traces=6000, close_think_rate=0.1, wrong_answer_rate=0.35, lr=3e-3, batch_size=64,
-                  steps=200)
+# close_think_rate: how often traces close </think> (the format GRPO learns); skip_last_rate: how often a 3-term
+# trace stops after the first sum and boxes it (a premature answer: the mode GRPO's accuracy reward must flip);
+# wrong_answer_rate: how often the boxed number is off by one or two.
+WARM_START = dict(n_traces=6000, close_think_rate=0.1, skip_last_rate=0.55, wrong_answer_rate=0.1, lr=3e-3,
+                  batch_size=64, steps=300)
 
 
 # ---------------------------------------------------------------- task
-def _is_eval(a: int, b: int, c: int) -> bool:
-    """A fixed, seed-independent fifth of all digit triples is held out for evaluation."""
-    return int(hashlib.md5(f"{a}+{b}+{c}".encode()).hexdigest(), 16) % 5 == 0
+def _is_eval(terms: tuple[int, ...]) -> bool:
+    """A fixed, seed-independent fifth of all problems of each size is held out for evaluation."""
+    return int(hashlib.md5("+".join(map(str, terms)).encode()).hexdigest(), 16) % 5 == 0
 
 
 def _pool(split: str, difficulty: str) -> list[tuple[int, ...]]:
@@ -53,9 +57,9 @@ def _pool(split: str, difficulty: str) -> list[tuple[int, ...]]:
         raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
     if difficulty not in ("easy", "hard"):
         raise ValueError(f"difficulty must be 'easy' or 'hard', got {difficulty!r}")
-    triples = [(a, b, c) for a in range(10) for b in range(10) for c in range(10)]
-    pool = [t for t in triples if _is_eval(*t) == (split == "eval")]
-    return pool if difficulty == "hard" else sorted({(a, b) for a, b, _ in pool})
+    size = 3 if difficulty == "hard" else 2
+    problems = itertools.product(range(10), repeat=size)
+    return [terms for terms in problems if _is_eval(terms) == (split == "eval")]
 
 
 def make_problems(n: int, seed: int = 0, split: str = "train", difficulty: str = "hard") -> list[dict]:
@@ -84,27 +88,41 @@ def _warm_start_texts(tokenizer, seed: int) -> list[str]:
     pools = _pool("train", "hard") + _pool("train", "easy")
     texts = []
     for _ in range(cfg["n_traces"]):
-        terms = rng.choice(pools)
+        problem = terms = rng.choice(pools)
+        if len(terms) > 2 and rng.random() < cfg["skip_last_rate"]:
+            terms = terms[:-1]
         answer = sum(terms)
         if rng.random() < cfg["wrong_answer_rate"]:
             answer += rng.choice([-2, -1, 1, 2])
         completion = trace(terms, rng.random() < cfg["close_think_rate"], answer)
-        messages = [{"role": "user", "content": "+".join(map(str, terms))},
+        messages = [{"role": "user", "content": "+".join(map(str, problem))},
                     {"role": "assistant", "content": completion}]
         texts.append(tokenizer.apply_chat_template(messages, tokenize=False))
     return texts
 
 
 # ---------------------------------------------------------------- tokenizer and model
+def _byte_level(char: str) -> str:
+    """The GPT-2/Qwen byte-level alphabet's symbol for an ASCII character (space -> 'Ġ', newline -> 'Ċ')."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    byte = ord(char)
+    return chr(byte) if byte in printable else chr(256 + [b for b in range(256) if b not in printable].index(byte))
+
+
 def make_tokenizer():
-    """A character-level `PreTrainedTokenizerFast`; `<think>` is spelled in characters so it survives decoding."""
+    """A character-level fast tokenizer in Qwen's byte-level alphabet, so AutoTokenizer's Qwen2Tokenizer reloads it.
+
+    transformers 5 forces `Qwen2Tokenizer` (byte-level BPE) for every qwen2 checkpoint; a plain character
+    vocabulary would silently lose newlines on reload. A BPE over byte-level characters with no merges is
+    character-level and survives that. `<think>` is spelled in characters so it stays in decoded text.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {tok: i for i, tok in enumerate([*SPECIAL.values(), *CHARS])}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=SPECIAL["unk"]))
-    core.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
-    core.decoder = decoders.Fuse()
+    symbols = [*SPECIAL.values(), *(_byte_level(char) for char in CHARS)]
+    core = Tokenizer(models.BPE(vocab={tok: i for i, tok in enumerate(symbols)}, merges=[], unk_token=SPECIAL["unk"]))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    core.decoder = decoders.ByteLevel()
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core, bos_token=SPECIAL["bos"], eos_token=SPECIAL["eos"], pad_token=SPECIAL["pad"],
         unk_token=SPECIAL["unk"], padding_side="left", model_max_length=MODEL_CONFIG["max_position_embeddings"])
