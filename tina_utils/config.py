@@ -1,0 +1,334 @@
+"""Tina recipes: a typed `Recipe`, YAML loading with `base:` chains, validation, and the TRL 1.16 / PEFT mapping.
+
+A recipe is a flat YAML file in `tina_utils/recipes/`; `base: tina` pulls in the shared values of the paper
+(`recipes/tina.yaml`) so each experiment is a short delta. Keys are checked against the `Recipe` fields, so a
+misspelled key fails loudly (the released Tina Dr.GRPO recipe said `scale_reward` and was silently plain GRPO).
+Used in: notebook 02 §1 (resolved recipe vs its base), `tina_utils.train`.
+"""
+
+import dataclasses
+import difflib
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# Tina's reward names (paper.md §1.2); used only when tina_utils.rewards is not importable yet.
+FALLBACK_REWARDS = ["accuracy", "format", "tag_count", "length", "cosine", "reasoning_steps",
+                    "repetition_penalty", "length_l1_exact", "length_l1_max"]
+REWARD_PARAMS = ["cosine_min_value_wrong", "cosine_max_value_wrong", "cosine_min_value_correct",
+                 "cosine_max_value_correct", "cosine_max_len", "cosine_fix_verify_order",
+                 "cosine_skip_unparseable_gold", "length_fix_verify_order", "repetition_n_grams",
+                 "repetition_max_penalty", "length_unit", "l1_alpha", "l1_delta"]
+
+
+@dataclass
+class Recipe:
+    """One Tina experiment, flat; defaults are the shared paper values (same as `recipes/tina.yaml`)."""
+
+    # identity
+    name: str = "tina"  # recipe file name (set by the loader)
+    base: str | None = None  # the recipe this one is a delta over
+    run_id: str | None = None  # run directory name; None -> "<name>-seed<seed>"
+    seed: int = 42  # Tina recipes: seed 42
+    # model
+    model: str = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"  # hub id, local path, or "tina-tiny"
+    attn_implementation: str = "auto"  # auto: flash_attention_2 when importable, else sdpa
+    bf16: bool = True  # paper: bf16 weights and autocast
+    use_cpu: bool = False  # tiny profile: train on CPU with transformers generation
+    gradient_checkpointing: bool = True  # paper: on, use_reentrant False
+    pad_token: str | None = "<|fim_pad|>"  # Tina's Qwen pad token; None keeps the tokenizer's
+    chat_template: str = "reason"  # "reason": prompts.REASON_CHAT_TEMPLATE (no <think> prefill); "model": keep
+    # LoRA
+    lora_r: int = 32
+    lora_alpha: int = 128  # Tina: alpha = 4 r
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))  # all 7 projections
+    # data
+    dataset: str = "open_rs"  # tina_utils.data.TRAIN_DATASETS name
+    dataset_path: str | None = None  # local jsonl/parquet/arrow instead of the hub
+    dataset_n: int | None = None  # use only the first n rows (None: all)
+    max_prompt_length: int = 512  # prompts longer than this (tokens) are filtered out (TRL 1.16 cannot truncate)
+    # rewards
+    reward_funcs: list[str] = field(default_factory=lambda: ["format", "accuracy"])
+    reward_weights: list[float] = field(default_factory=lambda: [1.0, 2.0])
+    cosine_min_value_wrong: float = 0.0
+    cosine_max_value_wrong: float = -0.5
+    cosine_min_value_correct: float = 0.5
+    cosine_max_value_correct: float = 1.0
+    cosine_max_len: int = 1000  # Tina CLI passes 3584 for open_rs3/open_r1/thoughts (characters vs tokens!)
+    cosine_fix_verify_order: bool = False  # Tina calls verify(answer, gold) reversed; True corrects it
+    cosine_skip_unparseable_gold: bool = False  # Tina scores 1.0 when the gold cannot be parsed; True skips the row
+    length_fix_verify_order: bool = False  # the `length` reward's verify order (Tina: reversed)
+    repetition_n_grams: int = 3
+    repetition_max_penalty: float = -1.0
+    length_unit: str = "chars"  # Tina measures lengths in characters; "tokens" is the corrected variant
+    l1_alpha: float = 0.0003
+    l1_delta: float = 0.5
+    # GRPO
+    num_generations: int = 4  # G completions per prompt
+    prompts_per_step: int = 8  # prompts per optimizer step, on any number of GPUs
+    per_device_batch_size: int | None = None  # completions per micro-batch; None -> G (one prompt per micro-batch)
+    max_completion_length: int = 3584
+    temperature: float = 0.7
+    top_p: float = 1.0
+    top_k: int = 0  # TRL 1.16: 0 disables top-k (vLLM default); Tina passed no top_k
+    beta: float = 0.04  # KL coefficient (TRL 0.15 default; TRL 1.16 default is 0)
+    loss_type: str = "grpo"  # per-sequence token mean, then mean over sequences (Tina's default path)
+    scale_rewards: str = "group"  # "group" (std division, Tina default) | "batch" | "none" (Dr.GRPO)
+    num_iterations: int = 1  # one gradient step per generation batch
+    epsilon: float = 0.2  # irrelevant with num_iterations 1 (ratio is 1)
+    mask_truncated_completions: bool = False
+    # optimisation
+    learning_rate: float = 1e-6
+    lr_scheduler_type: str = "cosine_with_min_lr"
+    min_lr_rate: float = 0.1
+    warmup_ratio: float = 0.1  # of max_steps (the stretched horizon)
+    max_grad_norm: float = 1.0
+    weight_decay: float = 0.0
+    max_steps: int | None = 1500  # LR-schedule horizon; None -> num_train_epochs
+    num_train_epochs: float = 1.0  # used only when max_steps is None
+    stop_at_step: int | None = 850  # training stops here (Tina: "1500 for the scheduler, stop at 850")
+    # vLLM
+    use_vllm: bool = True
+    vllm_mode: str = "colocate"  # 1 GPU: colocate; several: "server" with `trl vllm-serve` (train.py docstring)
+    vllm_gpu_memory_utilization: float = 0.4
+    vllm_max_model_length: int | None = 4608  # caps prompt + completion inside vLLM
+    vllm_enable_sleep_mode: bool = False
+    vllm_server_base_url: str | None = None
+    # checkpoints and logging
+    save_steps: int = 50
+    save_total_limit: int = 100
+    logging_steps: int = 1
+    log_completions: bool = True  # completions/<step>.parquet in the run dir
+    num_completions_to_print: int = 0
+    report_to: str = "none"  # "none" | "trackio" | "wandb" | "tensorboard"
+    # phase-transition early stop (issue 10); "off" keeps paper-faithful training
+    transition_mode: str = "off"  # "off" | "observe" (record + checkpoint) | "stop"
+    transition_metric: str = "format_reward"  # canonical phase.load_logs column to watch
+    transition_min_steps: int = 10  # no detection before this step
+    transition_confirm_steps: int = 5  # steps the change must persist to count
+    transition_patience: int = 0  # steps to keep training after a confirmed transition (mode "stop")
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Recipe)}
+CHOICES = {
+    "attn_implementation": ["auto", "flash_attention_2", "sdpa", "eager"],
+    "chat_template": ["reason", "model"],
+    "loss_type": ["grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo"],
+    "scale_rewards": ["group", "batch", "none"],
+    "vllm_mode": ["colocate", "server"],
+    "length_unit": ["chars", "tokens"],
+    "transition_mode": ["off", "observe", "stop"],
+    "report_to": ["none", "trackio", "wandb", "tensorboard"],
+}
+
+
+def list_recipes() -> list[str]:
+    """Names of the shipped recipes."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def _closest(name: str, options) -> str:
+    """' (did you mean X?)' for the closest option, or ''."""
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _recipe_path(name_or_path: str | os.PathLike) -> Path:
+    """A recipe name in RECIPES_DIR or a path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise FileNotFoundError(f"recipe file {str(path)!r} does not exist")
+        return path
+    if not (RECIPES_DIR / f"{name_or_path}.yaml").exists():
+        raise ValueError(f"unknown recipe {str(name_or_path)!r}{_closest(str(name_or_path), list_recipes())}; "
+                         f"valid: {', '.join(list_recipes())}")
+    return RECIPES_DIR / f"{name_or_path}.yaml"
+
+
+def _check_keys(keys, where: str) -> None:
+    """Reject keys that are not Recipe fields, naming the closest valid key."""
+    for key in keys:
+        if key not in FIELDS:
+            raise KeyError(f"unknown recipe key {key!r} in {where}{_closest(key, FIELDS)}")
+
+
+def _read_chain(name_or_path, seen=()) -> dict:
+    """The merged key/values of a recipe and its `base:` ancestors (child wins)."""
+    path = _recipe_path(name_or_path)
+    if path.resolve() in seen:
+        raise ValueError(f"recipe base chain loops at {path.name}")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must be a mapping of recipe keys")
+    _check_keys(values, path.name)
+    merged = {}
+    if values.get("base"):
+        base = str(values["base"])  # a recipe name, or a YAML path relative to this file
+        merged = _read_chain(path.parent / base if base.endswith((".yaml", ".yml")) else base,
+                             (*seen, path.resolve()))
+    merged.update(values)
+    merged["base"] = values.get("base")
+    merged["name"] = path.stem
+    return merged
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """`value` converted to the annotated type of `key` (CLI strings are parsed as YAML first)."""
+    kind = FIELDS[key].type
+    optional = get_origin(kind) is not None and type(None) in get_args(kind)
+    if optional:
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    if isinstance(value, str) and (kind is not str or value in ("null", "~")):
+        value = yaml.safe_load(value)
+    if value is None:
+        if optional:
+            return value
+        raise TypeError(f"recipe key {key!r} may not be null")
+    if key == "transition_mode" and value is False:
+        return "off"  # YAML 1.1 reads a bare `off` as false
+    if key == "scale_rewards" and str(value).lower() in ("true", "false"):
+        return "group" if str(value).lower() == "true" else "none"  # TRL's own bool spelling
+    if get_origin(kind) is list:
+        item = get_args(kind)[0]
+        if isinstance(value, str):  # CLI: "a,b" or "[a, b]"
+            value = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+            value = value if item is str else [yaml.safe_load(v) for v in value]
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"recipe key {key!r} must be a list, got {value!r}")
+        return [_scalar(key, v, item) for v in value]
+    return _scalar(key, value, kind)
+
+
+def _scalar(key: str, value: Any, kind: type) -> Any:
+    """One scalar checked/converted to `kind` (ints are fine where floats are expected)."""
+    if kind is float and isinstance(value, str):
+        try:
+            return float(value)  # YAML 1.1 reads "5e-4" (no dot) as a string
+        except ValueError:
+            pass
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise TypeError(f"recipe key {key!r} must be {kind.__name__}, got {value!r}")
+
+
+def load_recipe(name_or_path: str | os.PathLike = "tina", **overrides) -> "Recipe":
+    """Load, merge the `base:` chain, apply `overrides` (CLI strings allowed), type-check and validate."""
+    values = _read_chain(name_or_path)
+    _check_keys(overrides, "overrides")
+    values.update(overrides)
+    recipe = Recipe(**{key: _coerce(key, value) for key, value in values.items()})
+    validate(recipe)
+    return recipe
+
+
+def _known_names(module: str, attr: str) -> list[str] | None:
+    """Registry keys of a teammate module, or None when it is not importable yet."""
+    try:
+        return list(getattr(__import__(f"tina_utils.{module}", fromlist=[attr]), attr))
+    except (ImportError, AttributeError):
+        return None
+
+
+def validate(recipe: Recipe) -> Recipe:
+    """Check values before any model is loaded; raise ValueError naming the key and the fix."""
+    r = recipe
+    checks = [
+        (r.learning_rate > 0, "learning_rate", "must be > 0"),
+        (r.num_generations >= 2, "num_generations", "must be >= 2 (GRPO needs a group to compare)"),
+        (r.prompts_per_step >= 1, "prompts_per_step", "must be >= 1"),
+        (r.max_steps is None or r.max_steps >= 1, "max_steps", "must be >= 1 or null"),
+        (r.stop_at_step is None or r.stop_at_step >= 1, "stop_at_step", "must be >= 1 or null"),
+        (r.stop_at_step is None or r.max_steps is None or r.stop_at_step <= r.max_steps, "stop_at_step",
+         f"({r.stop_at_step}) must be <= max_steps ({r.max_steps})"),
+        (r.save_steps >= 1, "save_steps", "must be >= 1"),
+        (r.logging_steps >= 1, "logging_steps", "must be >= 1"),
+        (r.max_completion_length >= 1, "max_completion_length", "must be >= 1"),
+        (r.temperature > 0, "temperature", "must be > 0"),
+        (0 < r.top_p <= 1, "top_p", "must be in (0, 1]"),
+        (r.top_k >= 0, "top_k", "must be >= 0 (0 disables top-k)"),
+        (r.beta >= 0, "beta", "must be >= 0"),
+        (0 <= r.warmup_ratio < 1, "warmup_ratio", "must be in [0, 1)"),
+        (0 <= r.min_lr_rate <= 1, "min_lr_rate", "must be in [0, 1]"),
+        (r.max_grad_norm > 0, "max_grad_norm", "must be > 0"),
+        (r.lora_r >= 1 and r.lora_alpha > 0, "lora_r/lora_alpha", "must be positive"),
+        (0 <= r.lora_dropout < 1, "lora_dropout", "must be in [0, 1)"),
+        (bool(r.lora_target_modules), "lora_target_modules", "must name at least one module"),
+        (0 < r.vllm_gpu_memory_utilization <= 1, "vllm_gpu_memory_utilization", "must be in (0, 1]"),
+        (r.num_iterations >= 1, "num_iterations", "must be >= 1"),
+        (len(r.reward_funcs) == len(r.reward_weights), "reward_weights",
+         f"has {len(r.reward_weights)} entries but reward_funcs has {len(r.reward_funcs)}"),
+        (bool(r.reward_funcs), "reward_funcs", "must name at least one reward"),
+        (not (r.use_cpu and r.use_vllm), "use_vllm", "must be false when use_cpu is true (vLLM needs a GPU)"),
+        (not (r.use_cpu and r.bf16), "bf16", "must be false when use_cpu is true"),
+    ]
+    for ok, key, message in checks:
+        if not ok:
+            raise ValueError(f"recipe {r.name!r}: {key} {message}")
+    per_step = r.prompts_per_step * r.num_generations
+    if r.per_device_batch_size is not None and (r.per_device_batch_size < 1 or per_step % r.per_device_batch_size):
+        raise ValueError(f"recipe {r.name!r}: per_device_batch_size ({r.per_device_batch_size}) must divide "
+                         f"prompts_per_step x num_generations = {per_step}")
+    for key, options in CHOICES.items():
+        if getattr(r, key) not in options:
+            raise ValueError(f"recipe {r.name!r}: {key}={getattr(r, key)!r} is not one of {options}"
+                             f"{_closest(str(getattr(r, key)), options)}")
+    cap = r.vllm_max_model_length
+    if r.use_vllm and cap is not None and cap < r.max_prompt_length + r.max_completion_length:
+        warnings.warn(f"recipe {r.name!r}: vllm_max_model_length {cap} < max_prompt_length + max_completion_length "
+                      f"= {r.max_prompt_length + r.max_completion_length}: vLLM cuts completions near "
+                      f"{cap - r.max_prompt_length} tokens (the released long-completion ablation's bug)", stacklevel=2)
+    rewards = _known_names("rewards", "REWARDS") or FALLBACK_REWARDS
+    for name in r.reward_funcs:
+        if name not in rewards:
+            raise ValueError(f"recipe {r.name!r}: unknown reward {name!r}{_closest(name, rewards)}; "
+                             f"valid: {', '.join(rewards)}")
+    datasets = _known_names("data", "TRAIN_DATASETS")
+    if datasets and r.dataset_path is None and r.dataset not in datasets:
+        raise ValueError(f"recipe {r.name!r}: unknown dataset {r.dataset!r}{_closest(r.dataset, datasets)}; "
+                         f"valid: {', '.join(datasets)}")
+    return recipe
+
+
+def run_id(recipe: Recipe) -> str:
+    """The run directory name: the recipe's `run_id` or '<name>-seed<seed>'."""
+    return recipe.run_id or f"{recipe.name}-seed{recipe.seed}"
+
+
+def to_dict(recipe: Recipe) -> dict:
+    """All fields as plain YAML-able values."""
+    return dataclasses.asdict(recipe)
+
+
+def diff(recipe: Recipe, other: Recipe | None = None) -> dict:
+    """{key: (other value, recipe value)} where they differ; `other` defaults to the recipe's base."""
+    if other is None:
+        other = load_recipe(recipe.base) if recipe.base else Recipe()
+    skip = {"name", "base", "run_id"}
+    return {k: (getattr(other, k), getattr(recipe, k)) for k in FIELDS
+            if k not in skip and getattr(other, k) != getattr(recipe, k)}
+
+
+def describe(recipe: Recipe) -> str:
+    """A short text for the notebook: the delta over the base chain and the batch arithmetic."""
+    lines = [f"recipe {recipe.name!r} (base: {recipe.base or '-'})"]
+    for key, (old, new) in diff(recipe).items():
+        lines.append(f"  {key:<28} {old!r:>22} -> {new!r}")
+    lines.append(f"  {recipe.prompts_per_step} prompts x {recipe.num_generations} completions per optimizer "
+                 f"step; LR schedule over {recipe.max_steps} steps, stop at {recipe.stop_at_step}")
+    return "\n".join(lines)
+
+
+# The TRL/PEFT mapping lives in its own module to keep both files short; import it from here.
+from tina_utils.recipe_map import batch_layout, to_grpo_config, to_lora_config, visible_world_size  # noqa: E402,F401
