@@ -1,0 +1,340 @@
+"""Generation backends for evaluation (vLLM multi-LoRA, transformers + PEFT, merge-then-reload) and adapter checks.
+
+Every backend is opened once per sweep with `open_backend(name, base_model, adapters, preset)` and returns an
+object whose `generate(checkpoint, prompt_ids, seeds)` gives one dict per prompt with the same keys:
+`text`, `n_tokens` (completion tokens, end-of-sequence included), `hit_limit` (stopped by the token budget).
+Used in: tina_utils.evaluate (03_evaluate).
+"""
+
+import gc
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from tina_utils import env
+
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts (stack.md §B)
+RESULT_KEYS = ("text", "n_tokens", "hit_limit")
+
+
+# ---------------------------------------------------------------- adapter checks
+def adapter_config(path) -> dict:
+    """The adapter_config.json of a PEFT checkpoint, with clear errors for a missing or incomplete one."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint path {path} does not exist; pass an existing checkpoint-N directory")
+    config_file = path / "adapter_config.json"
+    if not config_file.exists():
+        raise FileNotFoundError(f"{path} is not a PEFT adapter: no adapter_config.json in it (incomplete checkpoint?)")
+    if not any(path.glob("adapter_model.*")):
+        raise FileNotFoundError(f"{path} has no adapter_model.safetensors (checkpoint still being written?)")
+    return json.loads(config_file.read_text())
+
+
+def choose_max_lora_rank(ranks, requested: int | None = None) -> int:
+    """Smallest vLLM-accepted max_lora_rank >= every adapter rank (or check an explicitly `requested` one)."""
+    top = max(ranks, default=0)
+    if requested is not None:
+        if requested not in VLLM_LORA_RANKS:
+            raise ValueError(f"max_lora_rank={requested} is not accepted by vLLM; valid values: {VLLM_LORA_RANKS}")
+        if top > requested:
+            fit = choose_max_lora_rank(ranks)
+            raise ValueError(f"an adapter has LoRA rank {top}, above max_lora_rank={requested}; "
+                             f"set max_lora_rank={fit} (or leave it None to choose automatically)")
+        return requested
+    for rank in VLLM_LORA_RANKS:
+        if rank >= top:
+            return rank
+    raise ValueError(f"an adapter has LoRA rank {top}, above vLLM's largest max_lora_rank {VLLM_LORA_RANKS[-1]}; "
+                     "evaluate it with backend='transformers' or 'merged'")
+
+
+def _same_model(name_a: str, name_b: str) -> bool:
+    """True when two model ids/paths name the same model (local copies: the hub name appears in the path)."""
+    a, b = str(name_a).rstrip("/"), str(name_b).rstrip("/")
+    if a == b or (Path(a).exists() and Path(b).exists() and Path(a).resolve() == Path(b).resolve()):
+        return True
+    parts_a, parts_b = {p.lower() for p in Path(a).parts}, {p.lower() for p in Path(b).parts}
+    return Path(a).name.lower() in parts_b or Path(b).name.lower() in parts_a
+
+
+def _expected_shapes(config) -> dict[str, tuple[int, int]]:
+    """(in, out) features of each LoRA-targetable linear layer of a Llama/Qwen2-style config."""
+    hidden, heads = config.hidden_size, config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or hidden // heads
+    kv = getattr(config, "num_key_value_heads", heads) * head_dim
+    inter = config.intermediate_size
+    return {"q_proj": (hidden, heads * head_dim), "k_proj": (hidden, kv), "v_proj": (hidden, kv),
+            "o_proj": (heads * head_dim, hidden), "gate_proj": (hidden, inter), "up_proj": (hidden, inter),
+            "down_proj": (inter, hidden)}
+
+
+def shape_mismatches(adapter_path, base_model) -> list[str]:
+    """LoRA weights whose shapes do not fit the base model's layers (empty when they fit or can't be checked)."""
+    from safetensors import safe_open
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(base_model)
+    except (OSError, ValueError):
+        return []  # base config not available offline: vLLM/PEFT will still refuse a bad shape at load
+    expected, bad = _expected_shapes(config), []
+    with safe_open(str(Path(adapter_path) / "adapter_model.safetensors"), "pt") as weights:
+        for key in weights.keys():
+            module = next((m for m in expected if f".{m}." in key), None)
+            if module is None or "lora_" not in key:
+                continue
+            shape = tuple(weights.get_slice(key).get_shape())
+            fan_in, fan_out = expected[module]
+            ok = shape[1] == fan_in if ".lora_A." in key else shape[0] == fan_out
+            if not ok:
+                bad.append(f"{key} {shape} (base {module} is {fan_in}->{fan_out})")
+    return bad
+
+
+def check_adapter(path, base_model: str, check_base: bool = True) -> dict:
+    """Validate one checkpoint against the base model; return its adapter config."""
+    config = adapter_config(path)
+    trained_on = config.get("base_model_name_or_path") or ""
+    if check_base and trained_on and not _same_model(trained_on, base_model):
+        raise ValueError(f"adapter {path} was trained on base model {trained_on!r} (adapter_config.json "
+                         f"base_model_name_or_path), not on {base_model!r}; evaluate it with that base model, "
+                         "or pass check_base=False if it is a local copy of the same model")
+    bad = shape_mismatches(path, base_model)
+    if bad:
+        raise ValueError(f"adapter {path} does not fit base model {base_model!r} (trained on {trained_on!r}): "
+                         f"{len(bad)} LoRA weights have wrong shapes, e.g. {bad[0]}")
+    return config
+
+
+# ---------------------------------------------------------------- transformers + PEFT
+def _torch_dtype(name: str):
+    import torch
+
+    return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
+
+
+def _row_sampler(seeds, temperature: float, top_p: float):
+    """A logits processor that samples every row with its own seeded generator and masks all other tokens.
+
+    Greedy decoding then picks exactly the sampled token, so a sample depends on its own seed only, not on
+    which other prompts share its batch (resuming a killed run regenerates the same completions).
+    """
+    import torch
+
+    generators = []
+
+    def process(input_ids, scores):
+        if not generators:
+            generators.extend(torch.Generator(device=scores.device).manual_seed(int(s)) for s in seeds)
+        logits = scores.float()
+        if temperature <= 0:
+            picks = logits.argmax(-1, keepdim=True)
+        else:
+            probs = torch.softmax(logits / temperature, dim=-1)
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            drop = sorted_probs.cumsum(-1) - sorted_probs > top_p  # keep the smallest set reaching top_p
+            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+            picks = torch.stack([order[i, torch.multinomial(sorted_probs[i], 1, generator=g)]
+                                 for i, g in enumerate(generators)])
+        return torch.full_like(scores, float("-inf")).scatter(-1, picks, 0.0)
+
+    return process
+
+
+def _hf_generate(model, tokenizer, prompt_ids, seeds, preset, max_len):
+    """Batched, left-padded sampling; completions cut to each row's own budget (max_len - prompt)."""
+    import torch
+    from transformers import GenerationConfig, LogitsProcessorList
+
+    budgets = [max(1, min(preset.max_new_tokens, max_len - len(p))) for p in prompt_ids]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    width = max(len(p) for p in prompt_ids)
+    ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompt_ids])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompt_ids])
+    config = GenerationConfig(do_sample=False, max_new_tokens=max(budgets), pad_token_id=pad,
+                              eos_token_id=tokenizer.eos_token_id)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config,
+                             logits_processor=LogitsProcessorList([_row_sampler(seeds, preset.temperature,
+                                                                                preset.top_p)]))
+    results = []
+    for row, budget in zip(out[:, width:].tolist(), budgets):
+        row = row[:budget]
+        ended = tokenizer.eos_token_id in row
+        n_tokens = row.index(tokenizer.eos_token_id) + 1 if ended else len(row)
+        text = tokenizer.decode(row[:n_tokens], skip_special_tokens=True)
+        results.append({"text": text, "n_tokens": n_tokens, "hit_limit": not ended and n_tokens >= budget})
+    return results
+
+
+def open_transformers(base_model: str, adapters: dict, preset, device: str | None = None):
+    """Load the base model once; switch PEFT adapters per checkpoint (load_adapter + set_adapter, no merging)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=_torch_dtype(preset.dtype)).to(device).eval()
+    max_len = min(preset.max_model_len or 10**9, getattr(model.config, "max_position_embeddings", 10**9))
+    state = {"peft": None, "active": None}
+
+    def activate(name):
+        path = adapters[name]
+        if path is None or name == state["active"]:
+            return
+        if state["peft"] is None:
+            state["peft"] = PeftModel.from_pretrained(model, str(path), adapter_name=name).eval()
+        else:
+            state["peft"].load_adapter(str(path), adapter_name=name)
+            state["peft"].set_adapter(name)
+            state["peft"].delete_adapter(state["active"])  # keep one adapter in memory during long sweeps
+        state["active"] = name
+
+    def generate(name, prompt_ids, seeds):
+        activate(name)
+        if adapters[name] is None and state["peft"] is not None:
+            with state["peft"].disable_adapter():
+                return _hf_generate(state["peft"], tokenizer, prompt_ids, seeds, preset, max_len)
+        return _hf_generate(state["peft"] or model, tokenizer, prompt_ids, seeds, preset, max_len)
+
+    return SimpleNamespace(generate=generate, close=lambda: None, name="transformers")
+
+
+# ---------------------------------------------------------------- vLLM
+def open_vllm(base_model: str, adapters: dict, preset):
+    """One vLLM engine with enable_lora; each checkpoint is served as a LoRARequest (stack.md §B)."""
+    from vllm import LLM, SamplingParams  # lazy: the module imports without vllm
+    from vllm.lora.request import LoRARequest
+
+    ranks = [adapter_config(p)["r"] for p in adapters.values() if p is not None]
+    kwargs = {}
+    if ranks:
+        kwargs = dict(enable_lora=True, max_lora_rank=choose_max_lora_rank(ranks, preset.max_lora_rank),
+                      max_loras=1, max_cpu_loras=len(ranks))
+    llm = LLM(model=str(base_model), dtype=preset.dtype, max_model_len=preset.max_model_len,
+              gpu_memory_utilization=preset.gpu_memory_utilization, seed=preset.seeds[0], **kwargs)
+    engine = llm.llm_engine
+    config = getattr(engine, "model_config", None) or engine.vllm_config.model_config
+    max_len = config.max_model_len
+    lora_ids = {name: i + 1 for i, name in enumerate(adapters)}
+
+    def generate(name, prompt_ids, seeds):
+        path = adapters[name]
+        request = LoRARequest(name, lora_ids[name], str(path)) if path is not None else None
+        params = [SamplingParams(n=1, temperature=preset.temperature, top_p=preset.top_p, seed=int(seed),
+                                 max_tokens=max(1, min(preset.max_new_tokens, max_len - len(p))))
+                  for p, seed in zip(prompt_ids, seeds)]
+        outputs = llm.generate([{"prompt_token_ids": list(p)} for p in prompt_ids], params,
+                               lora_request=request, use_tqdm=False)
+        return [{"text": o.outputs[0].text, "n_tokens": len(o.outputs[0].token_ids),
+                 "hit_limit": o.outputs[0].finish_reason == "length"} for o in outputs]
+
+    def close():
+        nonlocal llm
+        del llm
+        _free_gpu()
+
+    return SimpleNamespace(generate=generate, close=close, name="vllm")
+
+
+def _free_gpu():
+    """Release GPU memory held by a closed engine before the next one starts."""
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+# ---------------------------------------------------------------- merge then reload (Tina's path)
+def merge_adapter(base_model: str, adapter_path, out_dir, dtype: str = "bfloat16") -> Path:
+    """Tina's merge_post_trained_models: base + adapter -> merge_and_unload -> save (with the base tokenizer)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = AutoModelForCausalLM.from_pretrained(base_model, dtype=_torch_dtype(dtype))
+    merged = PeftModel.from_pretrained(base, str(adapter_path)).merge_and_unload()
+    merged.save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(base_model).save_pretrained(out_dir)
+    return Path(out_dir)
+
+
+def open_merged(base_model: str, adapters: dict, preset, engine: str = "transformers"):
+    """Per checkpoint: merge, save, reload a fresh engine on the merged weights, generate, clean up."""
+    opener = {"transformers": open_transformers, "vllm": open_vllm}[engine]
+    state = {"name": None, "backend": None, "dir": None}
+    scratch = env.tina_home() / "merged"
+    scratch.mkdir(parents=True, exist_ok=True)
+
+    def release():
+        if state["backend"] is not None:
+            state["backend"].close()
+            state["backend"] = None
+            _free_gpu()
+        if state["dir"] is not None:
+            shutil.rmtree(state["dir"], ignore_errors=True)
+            state["dir"] = None
+
+    def generate(name, prompt_ids, seeds):
+        if name != state["name"]:
+            release()
+            model_dir = base_model
+            if adapters[name] is not None:
+                state["dir"] = tempfile.mkdtemp(prefix=f"{name}-", dir=scratch)
+                model_dir = str(merge_adapter(base_model, adapters[name], state["dir"], preset.dtype))
+            state["backend"], state["name"] = opener(model_dir, {name: None}, preset), name
+        return state["backend"].generate(name, prompt_ids, seeds)
+
+    return SimpleNamespace(generate=generate, close=release, name=f"merged_{engine}")
+
+
+def vllm_available() -> bool:
+    """True when CUDA and vllm are both importable (the vLLM backend can run)."""
+    import importlib.util
+
+    import torch
+
+    return torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None
+
+
+BACKENDS = {
+    "transformers": open_transformers,
+    "vllm": open_vllm,
+    "merged_transformers": lambda m, a, p: open_merged(m, a, p, "transformers"),
+    "merged_vllm": lambda m, a, p: open_merged(m, a, p, "vllm"),
+}
+
+
+def resolve_backend(name: str) -> str:
+    """Map "auto"/"merged" to a concrete backend for this machine; reject unknown names with the valid list."""
+    import difflib
+
+    if name == "auto":
+        return "vllm" if vllm_available() else "transformers"
+    if name == "merged":
+        return "merged_vllm" if vllm_available() else "merged_transformers"
+    if name not in BACKENDS:
+        valid = ["auto", "merged", *BACKENDS]
+        close = difflib.get_close_matches(name, valid, n=len(valid), cutoff=0)
+        raise ValueError(f"unknown backend {name!r}; valid names: {', '.join(close)}")
+    if name.endswith("vllm") and not vllm_available():
+        raise RuntimeError(f"backend {name!r} needs CUDA and vllm (pip install -e '.[gpu]'); "
+                           "use backend='transformers' on this machine")
+    return name
+
+
+def open_backend(name: str, base_model: str, adapters: dict, preset):
+    """Open a backend by name for the given {checkpoint name: adapter path or None} mapping."""
+    started = time.time()
+    backend = BACKENDS[resolve_backend(name)](base_model, adapters, preset)
+    backend.load_s = time.time() - started
+    return backend
