@@ -37,8 +37,9 @@ def test_recipe_loads_and_maps(name, tmp_path, gpu_args):
     args = to_grpo_config(recipe, tmp_path, world_size=1)
     lora = to_lora_config(recipe)
     assert args.num_generations == recipe.num_generations
-    assert args.per_device_train_batch_size * args.gradient_accumulation_steps == 8 * recipe.num_generations \
-        or name == "tiny"
+    assert args.per_device_train_batch_size * args.gradient_accumulation_steps == \
+        recipe.prompts_per_step * recipe.num_generations
+    assert recipe.prompts_per_step == 8 or recipe.model == "tina-tiny"  # the tiny world takes 4 prompts per step
     assert lora.r == recipe.lora_r and lora.lora_alpha == recipe.lora_alpha
     assert args.vllm_importance_sampling_correction is False
     assert args.num_iterations == 1 and args.logging_steps == 1 and args.report_to == []
@@ -189,3 +190,15 @@ def test_scale_rewards_accepts_trl_bool_spelling():
 def test_describe_shows_delta_over_base():
     text = config.describe(load_recipe("open_rs2"))
     assert "num_generations" in text and "4 -> 6" in text and "8 prompts x 6 completions" in text
+
+
+@pytest.mark.parametrize("variant,base,fields", [
+    ("open_rs2_early_stop", "open_rs2", {"transition_mode", "transition_min_steps", "transition_confirm_steps"}),
+    ("tiny_early_stop", "tiny", {"transition_mode"})])
+def test_early_stop_variants_change_only_the_transition_fields(variant, base, fields, tmp_path, gpu_args):
+    changed = config.diff(load_recipe(variant), load_recipe(base))
+    assert set(changed) == fields and changed["transition_mode"] == ("off", "stop")
+    paper = to_grpo_config(load_recipe(base), tmp_path).to_dict()
+    stopping = to_grpo_config(load_recipe(variant), tmp_path).to_dict()
+    assert {k: v for k, v in paper.items() if k != "run_name"} == \
+        {k: v for k, v in stopping.items() if k != "run_name"}  # same trainer config; only the callback differs

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from transformers import TrainerControl
 
-from tina_utils import runlog, train
+from tina_utils import runlog, tiny, train
 from tina_utils.config import load_recipe
 
 
@@ -85,7 +85,7 @@ def test_runs_csv_upserts_by_run_id(tmp_path):
 
 def test_ensure_tiny_run_skips_a_complete_run(tmp_path, monkeypatch):
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
-    run_dir = tmp_path / "02_train" / "tiny-seed3"
+    run_dir = tmp_path / "02_train" / f"tiny-seed3-world{tiny.WORLD_VERSION}"
     _checkpoint(run_dir, 60)
     runlog.write_run_state(run_dir, {"status": "complete"})
     monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("retrained a complete run"))

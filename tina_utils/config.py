@@ -302,8 +302,13 @@ def validate(recipe: Recipe) -> Recipe:
 
 
 def run_id(recipe: Recipe) -> str:
-    """The run directory name: the recipe's `run_id` or '<name>-seed<seed>'."""
-    return recipe.run_id or f"{recipe.name}-seed{recipe.seed}"
+    """The run directory name: the recipe's `run_id` or '<name>-seed<seed>' (+ '-world<N>' on the tiny world)."""
+    if recipe.run_id:
+        return recipe.run_id
+    from tina_utils import tiny
+
+    world = f"-world{tiny.WORLD_VERSION}" if recipe.model == tiny.TINY_MODEL else ""  # a rebuilt world retrains
+    return f"{recipe.name}-seed{recipe.seed}{world}"
 
 
 def to_dict(recipe: Recipe) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tina_utils import env, evaluate as ev
+from tina_utils import env, plots, evaluate as ev
 
 SCORE_COLUMNS = ["run_id", "checkpoint", "step", "benchmark", "metric", "value", "stderr", "n_problems",
                  "n_samples", "stderr_seeds"]
@@ -121,17 +121,6 @@ def plot_scores(scores: pd.DataFrame, run_id: str, metric: str = "pass@1"):
     return fig
 
 
-def save_figure(fig, name: str) -> Path:
-    """tina_utils.plots.save when present, else a PNG under results/figures/."""
-    try:
-        from tina_utils import plots
-    except ImportError:
-        path = env.results_dir("figures") / f"{name}.png"
-        fig.savefig(path, dpi=120)
-        return path
-    return plots.save(fig, name)
-
-
 def compare_to_paper(scores: pd.DataFrame, checkpoint: str, metric: str = "pass@1") -> pd.DataFrame | None:
     """Our base and `checkpoint` next to the paper's base and Tina models (None without reference data)."""
     try:
@@ -176,7 +165,7 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
     samples.drop(columns=["gen_s"]).to_json(out_dir / "samples.jsonl", orient="records", lines=True)
     best = best_checkpoint(scores)
     (out_dir / "best.json").write_text(json.dumps(best, indent=1) + "\n")
-    figure = save_figure(plot_scores(scores, run_id), f"03_score_vs_step_{run_id}")
+    figure = plots.save(plot_scores(scores, run_id), f"03_score_vs_step_{run_id}")
     print(f"cache: {samples.attrs['cache_hits']} hits, {samples.attrs['cache_misses']} generated")
     return SweepResult(run_id, scores, timing, samples, best, out_dir, figure,
                        samples.attrs["cache_hits"], samples.attrs["cache_misses"])

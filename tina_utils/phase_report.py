@@ -6,6 +6,7 @@ Used in: notebooks/05_phase_transition. The transition comes from `tina_utils.ph
 import numpy as np
 import pandas as pd
 
+from tina_utils import plots
 from tina_utils.phase import METRICS, Transition, load_logs
 
 
@@ -45,33 +46,6 @@ def relate_to_checkpoints(transition, scores_df: pd.DataFrame, steps_per_epoch: 
             "score_gap": float(score[best] - score[at]), "claim_holds": bool(lo - tolerance <= best <= hi)}
 
 
-def _figure(width: float, height: float):
-    """The repo's figure style (`tina_utils.plots.figure`) when available, else a plain pyplot-free Figure."""
-    try:
-        from tina_utils.plots import figure
-    except ImportError:
-        from matplotlib.figure import Figure
-
-        return Figure(figsize=(width, height), layout="constrained")
-    return figure(width, height)
-
-
-def save_figure(fig, name: str) -> list:
-    """Save via `tina_utils.plots.save` when it exists, else as results/figures/<name>.png and .svg."""
-    try:
-        from tina_utils import plots
-    except ImportError:
-        plots = None
-    if plots is not None and hasattr(plots, "save"):
-        return plots.save(fig, name)
-    from tina_utils import env
-
-    paths = [env.results_dir("figures") / f"{name}.{ext}" for ext in ("png", "svg")]
-    for p in paths:
-        fig.savefig(p, bbox_inches="tight", **({"metadata": {"Date": None}} if p.suffix == ".svg" else {}))
-    return paths
-
-
 LABELS = {"format_reward": "format reward", "completion_length": "completion length", "accuracy_reward": "accuracy reward"}
 
 
@@ -85,7 +59,7 @@ def plot_phase_panel(logs, transition=None, best_step: int | None = None, name: 
     per = transition if isinstance(transition, dict) else {}
     main = per.get("format_reward") if per else transition
     metrics = [m for m in METRICS if m in df]
-    fig = _figure(3.3 * len(metrics), 2.8)
+    fig = plots.figure(3.3 * len(metrics), 2.8)
     axes = np.atleast_1d(fig.subplots(1, len(metrics)))
     for ax, m in zip(axes, metrics):
         sub = df[["step", m]].dropna()
@@ -104,5 +78,5 @@ def plot_phase_panel(logs, transition=None, best_step: int | None = None, name: 
     if title:
         fig.suptitle(title)
     if name:
-        save_figure(fig, name)
+        plots.save(fig, name)
     return fig

@@ -7,6 +7,7 @@
 
 import argparse
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -37,9 +38,9 @@ def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
     nb.metadata.get("language_info", {}).pop("version", None)
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         cell.metadata = {key: value for key, value in cell.metadata.items() if key in CELL_METADATA_KEPT}
-        cell.pop("id", None)
+        cell.id = f"cell-{index:02d}"  # stable ids: nbformat 4.5 needs them, random ones churn every diff
         if cell.cell_type != "code":
             continue
         cell.execution_count = None
@@ -48,7 +49,7 @@ def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 output.execution_count = None
             output.get("metadata", {}).clear()
             _scrub_output(output)
-    nb.nbformat_minor = max(nb.nbformat_minor, 4)
+    nb.nbformat_minor = max(nb.nbformat_minor, 5)
     return nb
 
 
@@ -103,8 +104,11 @@ def run_series(profile: str = "tiny", only: list[str] | None = None, parameters:
 
 
 def refresh_in_place(path: Path) -> Path:
-    """Execute a notebook with its own defaults (tiny profile) and overwrite it, volatile output stripped."""
-    return execute_notebook(Path(path), out=Path(path))
+    """Execute a notebook with its own defaults (tiny profile) and overwrite it only if every cell succeeded."""
+    path = Path(path)
+    executed = execute_notebook(path, out=env.results_dir("executed") / path.name)
+    shutil.copyfile(executed, path)
+    return path
 
 
 def _parse_parameters(pairs: list[list[str]]) -> dict:
