@@ -122,7 +122,7 @@ def test_unknown_recipe_lists_close_names():
     ({"learning_rate": -1e-6}, "learning_rate must be > 0"),
     ({"num_generations": 1}, "num_generations must be >= 2"),
     ({"per_device_batch_size": 5}, r"per_device_batch_size \(5\) must divide prompts_per_step x num_generations = 32"),
-    ({"stop_at_step": 100}, r"stop_at_step \(100\) must be <= max_steps \(60\)"),
+    ({"stop_at_step": 100}, r"stop_at_step \(100\) must be <= max_steps \(75\)"),  # tiny.yaml: 75 steps
     ({"reward_funcs": "format,acuracy", "reward_weights": "1,2"}, "unknown reward 'acuracy' .*did you mean 'accuracy'"),
     ({"reward_weights": [1.0]}, "reward_weights has 1 entries but reward_funcs has 2"),
     ({"loss_type": "grp"}, "did you mean 'grpo'"),
