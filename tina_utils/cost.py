@@ -10,7 +10,6 @@ Used in: 04_cost_analysis. Conventions (as in the paper's Table 1):
 import math
 import re
 import warnings
-from difflib import get_close_matches
 
 import pandas as pd
 
@@ -50,7 +49,7 @@ def gpu_key(name) -> str | None:
 
 def _unknown(name, table: dict, what: str) -> float:
     """Warn that `name` is not in `table` (closest known names first) and return NaN."""
-    known = get_close_matches(str(name), table, n=len(table), cutoff=0)
+    known = env.closest_first(name, table)
     warnings.warn(f"unknown GPU {name!r}: no {what} on file, so it is NaN. Known: {', '.join(known)}. "
                   "Add a cited, dated row to tina_utils.cost to price it.", stacklevel=3)
     return math.nan

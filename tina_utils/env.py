@@ -34,6 +34,14 @@ def tina_home() -> Path:
     return path
 
 
+def closest_first(name, valid) -> list[str]:
+    """Every valid name, most similar to `name` first (for "unknown X; valid: ..." errors)."""
+    import difflib
+
+    valid = [str(option) for option in valid]
+    return difflib.get_close_matches(str(name), valid, n=len(valid), cutoff=0)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA)."""
     import numpy as np

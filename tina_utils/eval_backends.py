@@ -316,15 +316,13 @@ BACKENDS = {
 
 def resolve_backend(name: str) -> str:
     """Map "auto"/"merged" to a concrete backend for this machine; reject unknown names with the valid list."""
-    import difflib
-
     if name == "auto":
         return "vllm" if vllm_available() else "transformers"
     if name == "merged":
         return "merged_vllm" if vllm_available() else "merged_transformers"
     if name not in BACKENDS:
         valid = ["auto", "merged", *BACKENDS]
-        close = difflib.get_close_matches(name, valid, n=len(valid), cutoff=0)
+        close = env.closest_first(name, valid)
         raise ValueError(f"unknown backend {name!r}; valid names: {', '.join(close)}")
     if name.endswith("vllm") and not vllm_available():
         raise RuntimeError(f"backend {name!r} needs CUDA and vllm (pip install -e '.[gpu]'); "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tina_utils import eval_backends
+from tina_utils import env, eval_backends
 
 PAPER_SEED = 1234  # lighteval's VLLMModelConfig default seed, used by Tina's single-run scripts (paper.md §2)
 
@@ -56,11 +56,9 @@ PRESETS = {
 
 def get_preset(preset, **overrides) -> Preset:
     """A preset by name (or a Preset), with any field overridden."""
-    import difflib
-
     if isinstance(preset, str):
         if preset not in PRESETS:
-            close = difflib.get_close_matches(preset, PRESETS, n=len(PRESETS), cutoff=0)
+            close = env.closest_first(preset, PRESETS)
             raise ValueError(f"unknown preset {preset!r}; valid names: {', '.join(close)}")
         preset = PRESETS[preset]
     if "benchmarks" in overrides and isinstance(overrides["benchmarks"], str):

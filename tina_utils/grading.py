@@ -31,7 +31,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, StringExtra
 from math_verify import parser as mv_parser
 from sympy import Basic, srepr
 
-from tina_utils import grading_pool
+from tina_utils import env, grading_pool
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,7 @@ logging.getLogger("latex2sympy2_extended.math_normalization").addFilter(_DropEqu
 def _check_profile(profile: str) -> None:
     """Raise a ValueError naming the valid profiles."""
     if profile not in PROFILES:
-        import difflib
-
-        close = difflib.get_close_matches(str(profile), PROFILES, n=len(PROFILES), cutoff=0)
+        close = env.closest_first(profile, PROFILES)
         raise ValueError(f"unknown grading profile {profile!r}; valid profiles: {close}")
 
 

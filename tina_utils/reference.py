@@ -160,8 +160,7 @@ TABLES = {
 def table(name: str) -> pd.DataFrame:
     """One reference table built from the literals in this module (no file access)."""
     if name not in TABLES:
-        import difflib
-        close = difflib.get_close_matches(name, TABLES, n=len(TABLES), cutoff=0) or sorted(TABLES)
+        close = env.closest_first(name, TABLES) or sorted(TABLES)
         raise KeyError(f"unknown reference table {name!r}; valid names: {', '.join(close)}")
     rows, columns = TABLES[name]
     frame = pd.DataFrame(rows, columns=columns)

@@ -12,7 +12,7 @@ import difflib
 import math
 import re
 
-from tina_utils import grading
+from tina_utils import env, grading
 
 DEFAULTS = {  # recipe keys, Tina's values (tina/config.py; L1 constants from its rewards.py)
     "cosine_min_value_wrong": 0.0,
@@ -293,7 +293,7 @@ def get_reward_funcs(names: list, **params) -> list:
         names = [names]
     for name in names:
         if name not in REWARDS:
-            close = difflib.get_close_matches(str(name), REWARDS, n=len(REWARDS), cutoff=0)
+            close = env.closest_first(name, REWARDS)
             raise ValueError(f"unknown reward {name!r}; valid names, closest first: {close}")
     return [REWARDS[name](**params) for name in names]
 

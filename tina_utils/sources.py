@@ -1,11 +1,12 @@
 """Raw dataset access shared by data.py and benchmarks.py: Hub downloads, local files, field lookup, gold checks."""
 
-import difflib
 import json
 import os
 import threading
 from functools import lru_cache
 from pathlib import Path
+
+from tina_utils import env
 
 LOCAL_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".arrow": "arrow", ".csv": "csv"}
 LETTERS = ("A", "B", "C", "D")
@@ -13,8 +14,7 @@ LETTERS = ("A", "B", "C", "D")
 
 def unknown_name(kind: str, name: str, valid) -> ValueError:
     """A ValueError for an unknown registry name, listing every valid name, closest match first."""
-    valid = list(valid)
-    ranked = difflib.get_close_matches(str(name), valid, n=len(valid), cutoff=0.0)
+    ranked = env.closest_first(name, valid)
     return ValueError(f"unknown {kind} {name!r}; valid names (closest first): {', '.join(ranked)}")
 
 
