@@ -197,8 +197,15 @@ def test_describe_shows_delta_over_base():
     ("tiny_early_stop", "tiny", {"transition_mode"})])
 def test_early_stop_variants_change_only_the_transition_fields(variant, base, fields, tmp_path, gpu_args):
     changed = config.diff(load_recipe(variant), load_recipe(base))
-    assert set(changed) == fields and changed["transition_mode"] == ("off", "stop")
+    assert set(changed) == fields and changed["transition_mode"] in {("off", "stop"), ("observe", "stop")}
     paper = to_grpo_config(load_recipe(base), tmp_path).to_dict()
     stopping = to_grpo_config(load_recipe(variant), tmp_path).to_dict()
     assert {k: v for k, v in paper.items() if k != "run_name"} == \
         {k: v for k, v in stopping.items() if k != "run_name"}  # same trainer config; only the callback differs
+
+
+def test_paper_recipes_have_the_transition_callback_off_and_tiny_observes():
+    for name in config.list_recipes():
+        mode = load_recipe(name).transition_mode
+        expected = "stop" if name.endswith("early_stop") else "observe" if name == "tiny" else "off"
+        assert mode == expected, name

@@ -111,7 +111,10 @@ def test_completed_run_is_not_retrained(tmp_path, monkeypatch):
 
 
 def test_transition_callback_is_wired_only_when_switched_on(tmp_path):
-    assert train.transition_callbacks(load_recipe("tiny"), tmp_path) == []
+    assert train.transition_callbacks(load_recipe("open_rs2"), tmp_path) == []
+    assert train.transition_callbacks(load_recipe("tiny", transition_mode="off"), tmp_path) == []
+    (observer,) = train.transition_callbacks(load_recipe("tiny"), tmp_path)
+    assert observer.mode == "observe"
     (callback,) = train.transition_callbacks(load_recipe("tiny", transition_mode="stop", transition_patience=3),
                                              tmp_path)
     assert (type(callback).__name__, callback.mode, callback.patience) == ("TransitionCallback", "stop", 3)

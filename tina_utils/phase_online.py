@@ -15,6 +15,7 @@ import pandas as pd
 from transformers import TrainerCallback
 
 from tina_utils.phase import Transition, canonical_name, detect_series
+from tina_utils.runlog import checkpoint_steps
 
 MODES = ("off", "observe", "stop")
 SYNTHETIC_KINDS = ("step", "ramp", "noisy", "none", "peak")
@@ -107,6 +108,10 @@ class TransitionCallback(TrainerCallback):
     """Watch the logged format reward (and completion length) during training; on a confirmed transition
     record it (`self.transition`, `self.detected_at`, `<output_dir>/transition.json`), force a checkpoint,
     and in mode "stop" stop training `patience` steps later. Mode "observe" never stops; "off" does nothing.
+
+    The checkpoint to keep (`self.kept_checkpoint`) is the newest one saved at or before the detected step,
+    i.e. just before the turning point, where the paper finds the best checkpoint (paper §5); the forced
+    checkpoint at the confirmation step is the fallback when none was saved before it.
     """
 
     def __init__(self, mode: str = "observe", metric: str = "format_reward", min_steps: int = 10,
@@ -119,6 +124,7 @@ class TransitionCallback(TrainerCallback):
         self.transition: Transition | None = None
         self.detected_at: int | None = None
         self.stop_at: int | None = None
+        self.kept_checkpoint: str | None = None
         self.written: Path | None = None
 
     @classmethod
@@ -142,6 +148,12 @@ class TransitionCallback(TrainerCallback):
         out = self.output_dir or getattr(args, "output_dir", None)
         return Path(out) / "transition.json" if out else None
 
+    def _keep(self, args, step: int) -> str:
+        """Newest complete checkpoint of the training dir at or before `step`, else the one forced now."""
+        run_dir = getattr(args, "output_dir", None) or self.output_dir
+        saved = [s for s in checkpoint_steps(Path(run_dir)) if s <= step] if run_dir else []
+        return f"checkpoint-{saved[-1] if saved else self.detected_at}"
+
     def _write(self, args, state, **extra) -> None:
         path = self._path(args)
         if path is None or not getattr(state, "is_world_process_zero", True):
@@ -150,6 +162,8 @@ class TransitionCallback(TrainerCallback):
         record = {"mode": self.mode, "metric": self.metric, "detected": self.transition is not None,
                   "transition": self.transition.to_dict() if self.transition else None,
                   "detected_at": self.detected_at, "stop_at": self.stop_at,
+                  "kept_checkpoint": self.kept_checkpoint,
+                  "checkpoint_at_detection": f"checkpoint-{self.detected_at}" if self.detected_at else None,
                   "watched": {self.watch.metric: watched.to_dict() if watched else None},
                   "min_steps": self.detector.min_steps, "confirm_steps": self.detector.confirm_steps,
                   "patience": self.patience, **extra}
@@ -172,6 +186,7 @@ class TransitionCallback(TrainerCallback):
         found = self.detector.update(step, values.get(self.metric))
         if found is not None:
             self.transition, self.detected_at = found, step
+            self.kept_checkpoint = self._keep(args, found.step)
             if self.mode == "stop":
                 self.stop_at = step + self.patience
             control.should_save = True

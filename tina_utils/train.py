@@ -158,6 +158,7 @@ def train(recipe: Recipe | str, run_dir: str | Path | None = None) -> dict:
         remove_incomplete_checkpoints(run_dir)
     resume = last_complete_checkpoint(run_dir)
     done = resume is not None and _target_step(recipe) is not None and resume[0] >= _target_step(recipe)
+    done = done or (resume is not None and state.get("stop_reason") == "transition")  # stopped early on purpose
     if done:
         state = {**state, "steps": resume[0], "status": "complete"}
     else:
@@ -184,7 +185,8 @@ def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool
     dataset = load_train_dataset(recipe.dataset, seed=recipe.seed, n=recipe.dataset_n, path=recipe.dataset_path,
                                  tokenizer=tokenizer, max_prompt_tokens=recipe.max_prompt_length)
     log_cb = LogCsvCallback(run_dir / "log.csv", keep_until=resume[0] if resume else 0)
-    callbacks = [StopAtStep(recipe.stop_at_step), MarkComplete(), log_cb, *transition_callbacks(recipe, run_dir)]
+    watchers = transition_callbacks(recipe, run_dir)
+    callbacks = [StopAtStep(recipe.stop_at_step), MarkComplete(), log_cb, *watchers]
     trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(recipe, tokenizer), args=args,
                           train_dataset=dataset, processing_class=tokenizer, peft_config=to_lora_config(recipe),
                           callbacks=callbacks)
@@ -193,6 +195,8 @@ def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool
         trainer.train(resume_from_checkpoint=str(resume[1]) if resume else None)
         target = _target_step(recipe) or trainer.state.max_steps
         status = "complete" if trainer.state.global_step >= target else "stopped"
+        if any(w.stop_at is not None and trainer.state.global_step >= w.stop_at for w in watchers):
+            status, state = "complete", {**state, "stop_reason": "transition"}  # a finished early-stop run
     finally:
         state = {**state, "wall_clock_s": state["wall_clock_s"] + time.time() - start,
                  "steps": trainer.state.global_step, "status": status}

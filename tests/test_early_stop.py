@@ -1,0 +1,115 @@
+"""Stop at the phase transition (issue 10): savings, comparison, projection, and the real tiny-world stop.
+
+Run: HF_HUB_OFFLINE=1 python -m pytest tests/test_early_stop.py -q   (add -m "not slow" for the fast part)
+"""
+
+import json
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import yaml
+from transformers import TrainerControl, TrainerState
+
+from tina_utils import early_stop
+from tina_utils.phase import load_logs
+from tina_utils.phase_online import TransitionCallback, synthetic_logs
+from tina_utils.runlog import mark_complete
+
+STOP_TOLERANCE = 10  # steps between the stop and the unstopped run's transition (confirm 5 + the interval's width)
+
+
+def _fake_run(path, steps: int, planned: int, record: dict | None):
+    """A run dir with log.csv (1 s per step), recipe.yaml and optionally transition.json."""
+    path.mkdir(parents=True)
+    pd.DataFrame({"step": range(1, steps + 1), "step_time": 1.0}).to_csv(path / "log.csv", index=False)
+    (path / "recipe.yaml").write_text(yaml.safe_dump({"max_steps": planned, "stop_at_step": None}))
+    if record is not None:
+        (path / "transition.json").write_text(json.dumps(record))
+    return path
+
+
+def _record(mode: str, detected_at: int, stop_at=None, kept="checkpoint-15") -> dict:
+    return {"mode": mode, "detected_at": detected_at, "stop_at": stop_at, "patience": 0, "kept_checkpoint": kept,
+            "transition": {"step": detected_at - 5}}
+
+
+def test_saving_of_an_observed_and_a_stopped_run(tmp_path):
+    observed = early_stop.saving(_fake_run(tmp_path / "full", 30, 30, _record("observe", 20)))
+    assert (observed["stop_step"], observed["steps_saved"], observed["fraction_saved"]) == (20, 10, 1 / 3)
+    assert (observed["seconds_to_stop"], observed["seconds_saved"]) == (20.0, 10.0)
+    stopped = early_stop.saving(_fake_run(tmp_path / "stop", 20, 30, _record("stop", 20, stop_at=20)))
+    assert (stopped["trained_steps"], stopped["steps_saved"], stopped["seconds_saved"]) == (20, 10, 10.0)
+    never = early_stop.saving(_fake_run(tmp_path / "none", 30, 30, None))
+    assert (never["mode"], never["stop_step"], never["steps_saved"]) == ("off", None, 0)
+
+
+def test_scores_by_checkpoint_averages_benchmarks_and_combines_errors():
+    scores = pd.DataFrame({"checkpoint": ["base", "checkpoint-5", "checkpoint-5", "checkpoint-10"],
+                           "step": [0, 5, 5, 10], "benchmark": ["a", "a", "b", "a"], "metric": "pass@1",
+                           "value": [10.0, 40.0, 60.0, 30.0], "stderr": [1.0, 3.0, 4.0, 2.0]})
+    table = early_stop.scores_by_checkpoint(scores)
+    assert table.index.tolist() == ["checkpoint-5", "checkpoint-10"]
+    assert table.loc["checkpoint-5", "score"] == 50.0 and table.loc["checkpoint-5", "stderr"] == 2.5  # 5 / 2
+
+
+def test_compare_names_a_run_that_did_not_stop(tmp_path):
+    full = _fake_run(tmp_path / "full", 30, 30, _record("observe", 20))
+    with pytest.raises(ValueError, match="full did not stop at a transition.*transition_mode: stop"):
+        early_stop.compare(full, full, pd.DataFrame(), pd.DataFrame())
+
+
+def test_paper_projection_open_rs2():
+    table = early_stop.paper_projection(lag_steps=10).set_index("task")
+    row = table.loc["Tina-Open-RS2"]
+    assert (row["best_step"], row["trained_steps"], row["projected_stop"]) == (450, 850, 460)
+    assert row["stopped_usd"] == pytest.approx(32 * 460 / 850) and row["saved_usd"] == pytest.approx(32 * 390 / 850)
+    assert (table["projected_stop"] <= table["trained_steps"]).all() and (table["fraction_saved"] > 0).all()
+
+
+def _adapter_checkpoint(run_dir, step: int) -> None:
+    path = run_dir / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    for name in ("trainer_state.json", "adapter_model.safetensors", "adapter_config.json"):
+        (path / name).write_text("{}")
+    mark_complete(path)
+
+
+@pytest.mark.parametrize("saved,kept", [((10, 20, 30, 40), "checkpoint-30"), ((), None)])
+def test_callback_keeps_the_newest_checkpoint_before_the_transition(tmp_path, saved, kept):
+    for step in saved:
+        _adapter_checkpoint(tmp_path, step)
+    logs, true = synthetic_logs("step", n_steps=80, change=35, seed=0)
+    cb = TransitionCallback("stop", min_steps=10, confirm_steps=5)
+    state = TrainerState()
+    for row in logs.to_dict("records"):
+        state.global_step, control = int(row["step"]), TrainerControl()
+        cb.on_log(SimpleNamespace(output_dir=str(tmp_path)), state, control, logs=row)
+        if control.should_training_stop:
+            break
+    assert cb.transition.step == true and cb.detected_at == true + 5
+    assert cb.kept_checkpoint == (kept or f"checkpoint-{cb.detected_at}")  # fallback: the forced checkpoint
+    record = json.loads((tmp_path / "transition.json").read_text())
+    assert record["kept_checkpoint"] == cb.kept_checkpoint and record["checkpoint_at_detection"] == "checkpoint-40"
+
+
+# ---------------------------------------------------------------- the real stop on the tiny world (slow)
+@pytest.mark.slow
+def test_tiny_early_stop_keeps_a_checkpoint_within_noise_of_the_unstopped_best():
+    from tina_utils.train import ensure_tiny_run
+
+    full, stopped = ensure_tiny_run("tiny", seed=0), ensure_tiny_run("tiny_early_stop", seed=0)
+    record = early_stop.read_transition(stopped)
+    assert record["mode"] == "stop" and record["stop_at"] is not None
+    # same seed, same trainer config: the stopped run is the unstopped one cut short, step for step
+    full_logs, stop_logs = load_logs(full), load_logs(stopped)
+    assert stop_logs["step"].max() == record["stop_at"] < full_logs["step"].max()
+    pd.testing.assert_series_equal(stop_logs["format_reward"], full_logs["format_reward"].iloc[:len(stop_logs)])
+    full_scores = early_stop.evaluate_checkpoints(full, n_problems=200)
+    stop_scores = early_stop.evaluate_checkpoints(stopped, [record["kept_checkpoint"]], n_problems=200)
+    result = early_stop.compare(full, stopped, full_scores, stop_scores)
+    assert result["full_transition_step"] is not None
+    assert abs(result["stop_minus_transition"]) <= STOP_TOLERANCE, result
+    assert result["within_noise"], result
+    assert result["steps_saved"] == result["planned_steps"] - record["stop_at"] > 0
+    assert result["cpu_seconds_stopped"] < result["cpu_seconds_full"]
