@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tina_utils import adapters
 from tina_utils import eval_backends as eb
 from tina_utils import eval_sweep
 from tina_utils import evaluate as ev
@@ -244,7 +245,7 @@ def test_missing_checkpoint_path(world, tmp_path):
         ev.evaluate(world["base"], ["tiny_eval"], SMALL, "transformers", {"x": tmp_path / "checkpoint-99"})
     (tmp_path / "checkpoint-5").mkdir()
     with pytest.raises(FileNotFoundError, match="no adapter_config.json"):
-        eb.check_adapter(tmp_path / "checkpoint-5", world["base"])
+        adapters.check_adapter(tmp_path / "checkpoint-5", world["base"])
 
 
 @pytest.mark.filterwarnings("ignore:Could not find a config file")  # PEFT looks the fake base name up
@@ -255,34 +256,34 @@ def test_adapter_for_a_different_base_model(world, tmp_path):
 
     other = _save_adapter(world["base"], tmp_path / "other", 3, base_name="Qwen/Qwen2.5-Math-1.5B")
     with pytest.raises(ValueError, match="trained on base model 'Qwen/Qwen2.5-Math-1.5B'"):
-        eb.check_adapter(other, world["base"])
+        adapters.check_adapter(other, world["base"])
     # same name, different shapes: an adapter from a wider model
     config = {**tiny.MODEL_CONFIG, "hidden_size": 64, "intermediate_size": 96}
     wide = Qwen2ForCausalLM(Qwen2Config(vocab_size=len(tiny.make_tokenizer()), **config))
     misfit = _save_adapter(world["base"], tmp_path / "misfit", 3, model=wide)
     with pytest.raises(ValueError, match="LoRA weights have wrong shapes"):
-        eb.check_adapter(misfit, world["base"])
-    assert eb.check_adapter(world["adapters"]["checkpoint-10"], world["base"])["r"] == 4
+        adapters.check_adapter(misfit, world["base"])
+    assert adapters.check_adapter(world["adapters"]["checkpoint-10"], world["base"])["r"] == 4
 
 
 def test_local_copies_of_the_base_model_are_accepted():
-    assert eb._same_model("/ckpt/models/DeepSeek-R1-Distill-Qwen-1.5B/base",
+    assert adapters._same_model("/ckpt/models/DeepSeek-R1-Distill-Qwen-1.5B/base",
                           "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")
-    assert not eb._same_model("Qwen/Qwen2.5-Math-1.5B", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")
+    assert not adapters._same_model("Qwen/Qwen2.5-Math-1.5B", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")
 
 
 @pytest.mark.parametrize("ranks, expected", [([4], 8), ([32], 32), ([16, 33], 64), ([128], 128), ([300], 320)])
 def test_max_lora_rank_is_the_smallest_accepted_value(ranks, expected):
-    assert eb.choose_max_lora_rank(ranks) == expected
+    assert adapters.choose_max_lora_rank(ranks) == expected
 
 
 def test_rank_above_max_lora_rank():
     with pytest.raises(ValueError, match="LoRA rank 64, above max_lora_rank=32; set max_lora_rank=64"):
-        eb.choose_max_lora_rank([32, 64], requested=32)
+        adapters.choose_max_lora_rank([32, 64], requested=32)
     with pytest.raises(ValueError, match="not accepted by vLLM"):
-        eb.choose_max_lora_rank([8], requested=24)
+        adapters.choose_max_lora_rank([8], requested=24)
     with pytest.raises(ValueError, match="above vLLM's largest max_lora_rank 512"):
-        eb.choose_max_lora_rank([1024])
+        adapters.choose_max_lora_rank([1024])
 
 
 def test_gated_dataset_without_a_token(monkeypatch):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from tina_utils import env, eval_backends
+from tina_utils.adapters import check_adapter
 
 PAPER_SEED = 1234  # lighteval's VLLMModelConfig default seed, used by Tina's single-run scripts (paper.md §2)
 
@@ -220,7 +221,7 @@ def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", 
     adapters = adapters or {"base": None}
     for path in adapters.values():
         if path is not None:
-            eval_backends.check_adapter(path, model, check_base=check_base)
+            check_adapter(path, model, check_base=check_base)
     backend = eval_backends.resolve_backend(backend)
     rows = load_rows(benchmarks, preset.n_problems)
     tokenizer = AutoTokenizer.from_pretrained(model)
