@@ -204,6 +204,14 @@ def test_early_stop_variants_change_only_the_transition_fields(variant, base, fi
         {k: v for k, v in stopping.items() if k != "run_name"}  # same trainer config; only the callback differs
 
 
+def test_stop_on_transition_is_an_alias_of_transition_mode(tmp_path):
+    assert load_recipe("tiny", stop_on_transition=True).transition_mode == "stop"
+    assert load_recipe("tiny", stop_on_transition="false").transition_mode == "off"  # CLI string
+    path = tmp_path / "mine.yaml"
+    path.write_text("base: open_rs2\nstop_on_transition: true\n")
+    assert load_recipe(path).transition_mode == "stop"
+
+
 def test_paper_recipes_have_the_transition_callback_off_and_tiny_observes():
     for name in config.list_recipes():
         mode = load_recipe(name).transition_mode
