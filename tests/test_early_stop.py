@@ -93,6 +93,13 @@ def test_callback_keeps_the_newest_checkpoint_before_the_transition(tmp_path, sa
     assert record["kept_checkpoint"] == cb.kept_checkpoint and record["checkpoint_at_detection"] == "checkpoint-40"
 
 
+def test_evaluate_checkpoints_names_a_missing_checkpoint(tmp_path):
+    run = _fake_run(tmp_path / "run", 30, 30, None)
+    _adapter_checkpoint(run, 15)
+    with pytest.raises(ValueError, match=r"run has no complete \['checkpoint-45'\]; it has \['checkpoint-15'\]"):
+        early_stop.evaluate_checkpoints(run, ["checkpoint-45"])
+
+
 # ---------------------------------------------------------------- the real stop on the tiny world (slow)
 @pytest.mark.slow
 def test_tiny_early_stop_keeps_a_checkpoint_within_noise_of_the_unstopped_best():
