@@ -38,6 +38,7 @@ def test_saving_of_an_observed_and_a_stopped_run(tmp_path):
     observed = early_stop.saving(_fake_run(tmp_path / "full", 30, 30, _record("observe", 20)))
     assert (observed["stop_step"], observed["steps_saved"], observed["fraction_saved"]) == (20, 10, 1 / 3)
     assert (observed["seconds_to_stop"], observed["seconds_saved"]) == (20.0, 10.0)
+    assert observed["seconds_trained"] == 30.0
     stopped = early_stop.saving(_fake_run(tmp_path / "stop", 20, 30, _record("stop", 20, stop_at=20)))
     assert (stopped["trained_steps"], stopped["steps_saved"], stopped["seconds_saved"]) == (20, 10, 10.0)
     never = early_stop.saving(_fake_run(tmp_path / "none", 30, 30, None))

@@ -55,7 +55,7 @@ def saving(run) -> dict:
     seconds = training_seconds(path)
     stop = stop_step(record)
     out = {"run_id": path.name, "mode": (record or {}).get("mode", "off"), "planned_steps": planned,
-           "trained_steps": int(seconds.index.max()), "stop_step": stop,
+           "trained_steps": int(seconds.index.max()), "seconds_trained": float(seconds.iloc[-1]), "stop_step": stop,
            "kept_checkpoint": (record or {}).get("kept_checkpoint")}
     if stop is None:
         return {**out, "steps_saved": 0, "fraction_saved": 0.0, "seconds_to_stop": math.nan, "seconds_saved": math.nan}
@@ -80,7 +80,7 @@ def saving_table(checkpoints: pd.DataFrame | None = None, run_ids=None) -> pd.Da
         if (run_ids is not None and run.run_id not in run_ids) or read_transition(run.run_id) is None:
             continue
         row = saving(run.run_id)
-        hours_saved = row["seconds_saved"] * run.gpu_hours / training_seconds(run.run_id).iloc[-1]
+        hours_saved = row["seconds_saved"] * run.gpu_hours / row["seconds_trained"]
         row.update(unit=cost.unit(run.gpu_type), device_hours=run.gpu_hours, device_hours_saved=hours_saved,
                    usd_saved=cost.cost(hours_saved, run.gpu_type))
         if checkpoints is not None:
@@ -150,8 +150,7 @@ def compare(full_run, stopped_run, full_scores: pd.DataFrame, stopped_scores: pd
             "best_score": float(full_table.loc[best, "score"]), "best_stderr": float(full_table.loc[best, "stderr"]),
             "score_diff": diff, "diff_stderr": float(se), "within_noise": bool(abs(diff) <= NOISE_Z * se),
             "planned_steps": stop_saving["planned_steps"], "steps_saved": stop_saving["steps_saved"],
-            "cpu_seconds_full": float(training_seconds(full).iloc[-1]),
-            "cpu_seconds_stopped": float(training_seconds(stopped).iloc[-1]),
+            "cpu_seconds_full": full_saving["seconds_trained"], "cpu_seconds_stopped": stop_saving["seconds_trained"],
             "observed_stop_in_full_run": full_saving["stop_step"]}
 
 
@@ -205,14 +204,15 @@ def plot_stop(full_run, stopped_run, full_scores: pd.DataFrame, stopped_scores: 
         if record.get("stop_at") is not None:
             ax.axvline(record["stop_at"], color="k", ls="--", lw=1, label="stop")
     left.set(title="format reward", xlabel="step")
-    for scores, colour, label in ((full_scores, "0.5", "unstopped run"), (stopped_scores, "C0", "stopped run")):
-        table = scores_by_checkpoint(scores)
+    stopped_table = scores_by_checkpoint(stopped_scores)
+    for table, colour, label in ((scores_by_checkpoint(full_scores), "0.5", "unstopped run"),
+                                 (stopped_table, "C0", "stopped run")):
         right.errorbar(table["step"], table["score"], yerr=table["stderr"], color=colour, marker="o", ms=4,
                        capsize=2, label=label)
     kept = record.get("kept_checkpoint")
-    table = scores_by_checkpoint(stopped_scores)
-    if kept in table.index:
-        right.plot(table.loc[kept, "step"], table.loc[kept, "score"], "*", color="C3", ms=13, label="kept checkpoint")
+    if kept in stopped_table.index:
+        right.plot(stopped_table.loc[kept, "step"], stopped_table.loc[kept, "score"], "*", color="C3", ms=13,
+                   label="kept checkpoint")
     right.set(title="held-out pass@1 (%) per checkpoint", xlabel="step")
     left.legend(fontsize=7)
     right.legend(fontsize=7)
