@@ -71,8 +71,11 @@ def test_open_rs_paper_values_pinned(name, rewards, cosine_len, tmp_path, gpu_ar
     # 8 prompts x G=6 = 48 completions per optimizer step on one GPU
     assert (args.num_generations, args.per_device_train_batch_size, args.gradient_accumulation_steps) == (6, 6, 8)
     assert args.generation_batch_size == 48 and args.steps_per_generation == 8
-    assert (args.temperature, args.top_p, args.top_k, args.max_completion_length) == (0.7, 1.0, 0, 3584)
+    # sampling at T 0.7, loss and KL on raw logits (TRL divides its loss logits by args.temperature), plain k3 KL
+    assert (args.temperature, args.generation_kwargs) == (1.0, {"temperature": 0.7})
+    assert (args.top_p, args.top_k, args.max_completion_length) == (1.0, 0, 3584)
     assert (args.loss_type, args.beta, args.scale_rewards, args.epsilon) == ("grpo", 0.04, "group", 0.2)
+    assert args.use_bias_correction_kl is False
     assert args.reward_weights == [1.0, 2.0] and args.max_grad_norm == 1.0 and args.seed == 42
     assert args.bf16 and args.gradient_checkpointing and args.gradient_checkpointing_kwargs == {"use_reentrant": False}
     assert args.use_vllm and args.vllm_mode == "colocate" and args.vllm_gpu_memory_utilization == 0.4
@@ -173,6 +176,35 @@ def test_drgrpo_is_really_drgrpo(tmp_path, gpu_args):
     # per-device batch = G completions of one prompt: bnpo normalises over exactly Tina's micro-batch
     assert args.per_device_train_batch_size == r.num_generations
     assert config.diff(r) == {"loss_type": ("grpo", "bnpo"), "scale_rewards": ("group", "none")}
+
+
+def test_trl_objective_flags_switch_back_to_trl_behaviour(tmp_path, gpu_args):
+    r = load_recipe("open_rs2", logprob_temperature="sampling", kl_bias_correction=True)
+    args = to_grpo_config(r, tmp_path, world_size=1)
+    assert (args.temperature, args.generation_kwargs, args.use_bias_correction_kl) == (0.7, None, True)
+
+
+def _saves_until_stop(recipe) -> int:
+    """How many checkpoints a run writes up to its last step (plus the forced transition checkpoint)."""
+    from tina_utils.data import TRAIN_DATASETS
+
+    steps = recipe.stop_at_step or recipe.max_steps
+    if steps is None:  # one epoch: prompts / prompts per step
+        steps = -(-int(TRAIN_DATASETS[recipe.dataset]["rows"] * recipe.num_train_epochs) // recipe.prompts_per_step)
+    return -(-steps // recipe.save_steps) + (recipe.transition_mode != "off")
+
+
+@pytest.mark.parametrize("name", config.list_recipes())
+def test_checkpoint_rotation_never_deletes_a_checkpoint_before_the_stop(name):
+    r = load_recipe(name)
+    assert r.save_total_limit is None or _saves_until_stop(r) <= r.save_total_limit, (
+        f"{name}: {_saves_until_stop(r)} checkpoints until the stop, save_total_limit {r.save_total_limit}")
+
+
+def test_paper_best_checkpoints_are_saved():
+    best = {"open_rs2": 450, "open_rs3": 500, "still": 2000, "deepscaler": 1000, "limr": 100, "open_r1": 1500}
+    for name, step in best.items():
+        assert step % load_recipe(name).save_steps == 0, name
 
 
 def test_long_completion_cap_fixed_and_released_cap_warns():

@@ -87,6 +87,25 @@ def test_length_hand_computed():
     assert one("length")(texts, solution=["not math"] * 3) == pytest.approx([0.5, 1 / 6, -0.5])  # gold -> correct
 
 
+def _group(lengths, answer):
+    """One prompt's completions: a boxed answer padded to each length in characters."""
+    return [f"\\boxed{{{answer}}}".ljust(n, "x") for n in lengths]
+
+
+def test_length_normalises_per_prompt_group_as_tina_did():
+    short = _group([100, 200, 300, 400], 12)
+    long_ = _group([900, 1500, 2200, 3000], 12)
+    alone = one("length", group_size=4)(short, solution=["$12$"] * 4)
+    assert alone == pytest.approx([0.5, 1 / 6, -1 / 6, -0.5])  # the group's own min/max
+    # TRL 1.16 calls the reward once per generation batch: G consecutive completions per prompt
+    batch = one("length", group_size=4)(short + long_, solution=["$12$"] * 8)
+    assert batch == pytest.approx(alone + one("length", group_size=4)(long_, solution=["$12$"] * 4))
+    spanning = one("length", group_size=4, length_reward_scope="batch")(short + long_, solution=["$12$"] * 8)
+    assert spanning[:4] == pytest.approx([0.5, 0.4655, 0.4310, 0.3966], abs=1e-4)  # TRL's call, min/max over 8
+    with pytest.raises(ValueError, match="not whole groups of 4"):
+        one("length", group_size=4)(short[:3], solution=["$12$"] * 3)
+
+
 def test_length_in_tokens():
     texts = ["\\boxed{12}", "\\boxed{13}", "\\boxed{12}"]
     ids = [[1], [1, 2], [1, 2, 3, 4]]  # lam = 0.5 - (n - 1) / 3

@@ -130,6 +130,12 @@ def cache_key(**fields) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
+def generation_stack() -> dict:
+    """Versions of the libraries that produce a completion: an upgrade regenerates instead of reusing old text."""
+    return {name: version for name, version in env.versions().items()
+            if name in ("torch", "transformers", "peft", "vllm")}
+
+
 def sample_seed(seed: int, problem_id: str, sample: int) -> int:
     """Per-sample sampling seed, the same on every backend, independent of batch composition."""
     return int(hashlib.sha256(f"{seed}:{problem_id}:{sample}".encode()).hexdigest()[:8], 16)
@@ -166,6 +172,7 @@ def prompt_ids(tokenizer, row: dict, preset: Preset) -> list[int]:
 def _requests(model, adapters, rows, preset, backend, tokenizer):
     """One request per (checkpoint, problem, seed, sample) with its cache key."""
     phash, requests = preset_hash(preset), []
+    stack = generation_stack()
     ids = {row["benchmark"] + row["id"]: prompt_ids(tokenizer, row, preset) for row in rows}
     for checkpoint, path in adapters.items():
         fingerprint = adapter_fingerprint(path)
@@ -176,7 +183,7 @@ def _requests(model, adapters, rows, preset, backend, tokenizer):
                 for sample in range(preset.n_samples):
                     key = cache_key(model=str(model), adapter=fingerprint, checkpoint=checkpoint,
                                     benchmark=row["benchmark"], problem_id=row["id"], sample=sample, seed=seed,
-                                    preset=phash, backend=backend, prompt=prompt_hash)
+                                    preset=phash, backend=backend, prompt=prompt_hash, stack=stack)
                     requests.append(dict(key=key, checkpoint=checkpoint, row=row, seed=seed, sample=sample,
                                          prompt_ids=ptoks, sample_seed=sample_seed(seed, row["id"], sample)))
     return requests

@@ -1,7 +1,8 @@
 """A `Recipe` mapped to TRL 1.16 `GRPOConfig` and PEFT `LoraConfig`, every value that matters set explicitly.
 
 TRL's defaults moved since Tina's TRL 0.15 copy (loss_type dapo, beta 0, temperature 1, vLLM importance
-sampling on), so nothing here relies on a default (stack.md §A.4, §F.3). Import these from `tina_utils.config`.
+sampling on, bias-corrected KL, log-probs of logits / temperature), so nothing here relies on a default; every
+difference from Tina's trainer is a row in docs/fidelity.md. Import these from `tina_utils.config`.
 """
 
 import os
@@ -26,12 +27,22 @@ def batch_layout(recipe, world_size: int | None = None) -> dict:
             "gradient_accumulation_steps": per_step // (per_device * world_size), "completions_per_step": per_step}
 
 
+def sampling_temperatures(recipe) -> tuple[float, dict]:
+    """(GRPOConfig.temperature, generation_kwargs): TRL divides the loss logits by the first, samples with both."""
+    if recipe.logprob_temperature == "sampling":
+        return recipe.temperature, {}
+    # Tina scored raw logits: keep TRL's loss at T = 1 and pass the sampling temperature to the generator
+    # alone (vLLM SamplingParams and transformers GenerationConfig both apply generation_kwargs last).
+    return 1.0, {"temperature": recipe.temperature}
+
+
 def to_grpo_config(recipe, output_dir, world_size: int | None = None):
     """The TRL 1.16 `GRPOConfig` for `recipe` writing under `output_dir` (world size: visible processes)."""
     from trl import GRPOConfig
 
     r = recipe
     layout = batch_layout(r, world_size)
+    loss_temperature, generation_kwargs = sampling_temperatures(r)
     vllm = {}
     if r.use_vllm:
         vllm = dict(vllm_mode=r.vllm_mode, vllm_gpu_memory_utilization=r.vllm_gpu_memory_utilization,
@@ -44,10 +55,11 @@ def to_grpo_config(recipe, output_dir, world_size: int | None = None):
         gradient_accumulation_steps=layout["gradient_accumulation_steps"],
         num_generations=r.num_generations, shuffle_dataset=True, remove_unused_columns=False,
         # generation (Tina: vLLM SamplingParams(temperature, max_tokens) only)
-        max_completion_length=r.max_completion_length, temperature=r.temperature, top_p=r.top_p, top_k=r.top_k,
-        min_p=None, repetition_penalty=1.0,
-        # objective: Tina's TRL 0.15 copy = per-sequence mean loss, k3 KL at beta 0.04, one step per batch
+        max_completion_length=r.max_completion_length, temperature=loss_temperature,
+        generation_kwargs=generation_kwargs or None, top_p=r.top_p, top_k=r.top_k, min_p=None, repetition_penalty=1.0,
+        # objective: Tina's TRL 0.15 copy = per-sequence mean loss, plain k3 KL at beta 0.04, one step per batch
         loss_type=r.loss_type, beta=r.beta, scale_rewards=r.scale_rewards, num_iterations=r.num_iterations,
+        use_bias_correction_kl=r.kl_bias_correction,
         epsilon=r.epsilon, mask_truncated_completions=r.mask_truncated_completions,
         reward_weights=list(r.reward_weights), multi_objective_aggregation="sum_then_normalize",
         vllm_importance_sampling_correction=False,  # Tina had no train/inference correction

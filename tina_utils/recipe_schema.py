@@ -12,7 +12,7 @@ FALLBACK_REWARDS = ["accuracy", "format", "tag_count", "length", "cosine", "reas
 REWARD_PARAMS = ["cosine_min_value_wrong", "cosine_max_value_wrong", "cosine_min_value_correct",
                  "cosine_max_value_correct", "cosine_max_len", "cosine_fix_verify_order",
                  "cosine_skip_unparseable_gold", "length_fix_verify_order", "repetition_n_grams",
-                 "repetition_max_penalty", "length_unit", "l1_alpha", "l1_delta"]
+                 "repetition_max_penalty", "length_unit", "length_reward_scope", "l1_alpha", "l1_delta"]
 
 
 @dataclass
@@ -56,6 +56,7 @@ class Recipe:
     repetition_n_grams: int = 3
     repetition_max_penalty: float = -1.0
     length_unit: str = "chars"  # Tina measures lengths in characters; "tokens" is the corrected variant
+    length_reward_scope: str = "group"  # `length` min/max over one prompt's G (Tina) | "batch" (TRL 1.16's call)
     l1_alpha: float = 0.0003
     l1_delta: float = 0.5
     # GRPO
@@ -72,6 +73,9 @@ class Recipe:
     num_iterations: int = 1  # one gradient step per generation batch
     epsilon: float = 0.2  # irrelevant with num_iterations 1 (ratio is 1)
     mask_truncated_completions: bool = False
+    logprob_temperature: str = "raw"  # loss/KL log-probs: "raw" logits (Tina) | "sampling": logits / T (TRL 1.16)
+    kl_bias_correction: bool = False  # k3 KL times the ratio (TRL 1.16 default True); Tina: plain k3
+    group_microbatches: bool = True  # micro-batches hold whole prompt groups (Tina); False: TRL's shuffled rows
     # optimisation
     learning_rate: float = 1e-6
     lr_scheduler_type: str = "cosine_with_min_lr"
@@ -112,6 +116,8 @@ CHOICES = {
     "scale_rewards": ["group", "batch", "none"],
     "vllm_mode": ["colocate", "server"],
     "length_unit": ["chars", "tokens"],
+    "length_reward_scope": ["group", "batch"],
+    "logprob_temperature": ["raw", "sampling"],
     "transition_mode": ["off", "observe", "stop"],
     "report_to": ["none", "trackio", "wandb", "tensorboard"],
 }

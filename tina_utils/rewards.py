@@ -24,6 +24,8 @@ DEFAULTS = {  # recipe keys, Tina's values (tina/config.py; L1 constants from it
     "cosine_skip_unparseable_gold": False,
     "length_fix_verify_order": False,
     "length_unit": "chars",
+    "length_reward_scope": "group",
+    "group_size": None,
     "repetition_n_grams": 3,
     "repetition_max_penalty": -1.0,
     "l1_alpha": 0.0003,
@@ -46,6 +48,8 @@ def _params(params: dict) -> dict:
     p = {**DEFAULTS, **params}
     if p["length_unit"] not in ("chars", "tokens"):
         raise ValueError(f"length_unit must be 'chars' or 'tokens', got {p['length_unit']!r}")
+    if p["length_reward_scope"] not in ("group", "batch"):
+        raise ValueError(f"length_reward_scope must be 'group' or 'batch', got {p['length_reward_scope']!r}")
     return p
 
 
@@ -177,13 +181,32 @@ def get_repetition_penalty_reward(**params):
     return _named(reward, "repetition_penalty", get_repetition_penalty_reward.__doc__)
 
 
+def _kimi_length_scores(lengths: list, correct: list) -> list:
+    """Kimi-1.5 scores of one normalisation block: lam = 0.5 - (len - min) / (max - min); all equal -> 0.0."""
+    low, high = min(lengths), max(lengths)
+    if high == low:
+        return [0.0] * len(lengths)
+    lams = [0.5 - (n - low) / (high - low) for n in lengths]
+    return [float(lam if ok is not False else min(0.0, lam)) for lam, ok in zip(lams, correct)]
+
+
+def _blocks(n: int, p: dict) -> list:
+    """(start, stop) of each normalisation block: consecutive groups of group_size, or the whole call."""
+    size = p["group_size"] if p["length_reward_scope"] == "group" and p["group_size"] else n
+    if n % size:
+        raise ValueError(f"length reward: {n} completions are not whole groups of {size}")
+    return [(start, start + size) for start in range(0, n, size)]
+
+
 def get_length_reward(**params):
     """Kimi-1.5 length reward: lam = 0.5 - (len - min) / (max - min); correct: lam, wrong: min(0, lam).
 
-    Quirks kept (Tina): min/max span every completion passed in (all prompts of the batch, not one group);
-    all lengths equal -> all 0.0; lengths in characters (length_unit="tokens" to count tokens); gold parsed
-    as LaTeX and verify called as verify(pred, gold) (length_fix_verify_order=True for verify(gold, pred));
-    an unparseable gold counts as correct.
+    min/max span one prompt's G completions, as in Tina (its trainer called rewards once per micro-batch of one
+    group): TRL 1.16 passes the whole generation batch, with each group's G completions consecutive, so the
+    recipe's G arrives as group_size; length_reward_scope="batch" spans the whole call instead. Quirks kept
+    (Tina): all lengths equal -> all 0.0; lengths in characters (length_unit="tokens" counts tokens); gold parsed
+    as LaTeX and verify(pred, gold) (length_fix_verify_order=True for verify(gold, pred)); an unparseable gold
+    counts as correct.
     """
     p = _params(params)
 
@@ -193,11 +216,8 @@ def get_length_reward(**params):
             return []
         correct = _correct(texts, kwargs, p, "length_reward", p["length_fix_verify_order"])
         lengths = _lengths(texts, kwargs, p)
-        low, high = min(lengths), max(lengths)
-        if high == low:
-            return [0.0] * len(texts)
-        lams = [0.5 - (n - low) / (high - low) for n in lengths]
-        return [float(lam if ok is not False else min(0.0, lam)) for lam, ok in zip(lams, correct)]
+        return [score for start, stop in _blocks(len(texts), p)
+                for score in _kimi_length_scores(lengths[start:stop], correct[start:stop])]
 
     return _named(reward, "length", get_length_reward.__doc__)
 

@@ -54,6 +54,9 @@ class MarkComplete(TrainerCallback):
     """Write `checkpoint-N/.complete` once the Trainer has written every file of checkpoint N."""
 
     def on_save(self, args, state, control, **kwargs):
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()  # every rank has written its RNG state file before the marker
         if state.is_world_process_zero:
             mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}")
         return control
@@ -97,6 +100,7 @@ def reward_functions(recipe: Recipe, tokenizer=None) -> list:
     from tina_utils.rewards import get_reward_funcs
 
     params = {k: getattr(recipe, k) for k in REWARD_PARAMS}
+    params["group_size"] = recipe.num_generations  # TRL passes whole groups of G consecutive completions
     if recipe.length_unit == "tokens":
         params["tokenizer"] = tokenizer  # token-based lengths (the corrected variant) need it
     return get_reward_funcs(list(recipe.reward_funcs), **params)
@@ -175,6 +179,7 @@ def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool
     from trl import GRPOTrainer
 
     from tina_utils.data import load_train_dataset
+    from tina_utils.grouped_trainer import GroupedGRPOTrainer
 
     if is_main:
         (run_dir / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
@@ -187,9 +192,10 @@ def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool
     log_cb = LogCsvCallback(run_dir / "log.csv", keep_until=resume[0] if resume else 0)
     watchers = transition_callbacks(recipe, run_dir)
     callbacks = [StopAtStep(recipe.stop_at_step), MarkComplete(), log_cb, *watchers]
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(recipe, tokenizer), args=args,
-                          train_dataset=dataset, processing_class=tokenizer, peft_config=to_lora_config(recipe),
-                          callbacks=callbacks)
+    trainer_class = GroupedGRPOTrainer if recipe.group_microbatches else GRPOTrainer
+    trainer = trainer_class(model=model, reward_funcs=reward_functions(recipe, tokenizer), args=args,
+                            train_dataset=dataset, processing_class=tokenizer, peft_config=to_lora_config(recipe),
+                            callbacks=callbacks)
     start, status = time.time(), "failed"
     try:
         trainer.train(resume_from_checkpoint=str(resume[1]) if resume else None)
