@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 NBVAL := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: demo test install world unit nbtest figures notebooks clean
+.PHONY: demo test install world unit nbtest figures notebooks gpu-resolve clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,9 @@ figures: install  ## redraw every figure from the tables under results/ (no mode
 
 notebooks: world  ## re-execute the committed notebooks in place (tiny profile) and strip volatile output
 	$(PY) -m tina_utils.pipeline --inplace notebooks/[0-9][0-9]_*.ipynb
+
+gpu-resolve: install  ## resolve `.[gpu,dev]` for Linux x86_64 / Python 3.11 from wheels only, installing nothing (~1 min, fetches ~4 GB)
+	TINA_GPU_RESOLVE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_environment.py -k resolves_from_wheels_only
 
 clean:
 	rm -rf results/executed results/0[1-5]_* results/runs.csv
