@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tina_utils import env, train  # noqa: E402
 from tina_utils.config import load_recipe  # noqa: E402
 
-MEASURED_TINY_STEPS_PER_S = 80 / 30  # shared/reference/tiny_world_measured.md: 80 steps in 30 s (lr 1e-3 run)
+MEASURED_TINY_STEPS_PER_S = 80 / 30  # a feasibility run of the tiny world: 80 steps in 30 s (lr 1e-3)
 
 
 def _summary(run_dir: Path, wall: float) -> dict:

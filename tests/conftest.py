@@ -1,4 +1,4 @@
-"""Unit tests never write into the checkout's results/: every session gets its own results folder."""
+"""Unit tests never write into the checkout's results/: every test run gets its own results folder."""
 
 import os
 import tempfile

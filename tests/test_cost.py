@@ -68,7 +68,7 @@ def test_tina_napkin_is_hand_computable():
     assert (est["gpu_hours"], est["wall_clock_h"]) == (15.0, 7.5)
     assert est["s_per_step"] == pytest.approx(7.5 * 3600 / 850)
     assert est["mfu"] == pytest.approx(flops / (7.5 * 3600 * 2 * 362e12))
-    assert 0.04 < cost.tina_napkin()["mfu"] < 0.09  # performance.md §1.5: ~4-9 %
+    assert 0.04 < cost.tina_napkin()["mfu"] < 0.09  # published GRPO MFU estimates: ~4-9 %
 
 
 def test_headline_nine_dollars_best_checkpoint_of_best_run(results):

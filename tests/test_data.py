@@ -14,7 +14,7 @@ from tina_utils.tiny import make_tokenizer
 
 CHAT = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
 
-# Two rows per training set, in the schema datasets.md documents for its Hub copy. The second row of most
+# Two rows per training set, in the schema of its Hub copy. The second row of most
 # sets carries a gold the grader cannot parse (empty answer, unboxed prose), as the real data sometimes does.
 RAW = {
     "still": [

@@ -1,4 +1,4 @@
-"""Stop at the phase transition (issue 10): savings, comparison, projection, and the real tiny-world stop.
+"""Stop at the phase transition: savings, comparison, projection, and the real tiny-world stop.
 
 Run: HF_HUB_OFFLINE=1 python -m pytest tests/test_early_stop.py -q   (add -m "not slow" for the fast part)
 """
@@ -15,9 +15,6 @@ from tina_utils import early_stop
 from tina_utils.phase import load_logs
 from tina_utils.phase_online import TransitionCallback, synthetic_logs
 from tina_utils.runlog import mark_complete
-
-STOP_TOLERANCE = 10  # steps between the stop and the unstopped run's transition (confirm 5 + the interval's width)
-
 
 def _fake_run(path, steps: int, planned: int, record: dict | None):
     """A run dir with log.csv (1 s per step), recipe.yaml and optionally transition.json."""
@@ -103,7 +100,8 @@ def test_evaluate_checkpoints_names_a_missing_checkpoint(tmp_path):
 
 # ---------------------------------------------------------------- the real stop on the tiny world (slow)
 @pytest.mark.slow
-def test_tiny_early_stop_keeps_a_checkpoint_within_noise_of_the_unstopped_best():
+def test_tiny_early_stop_cuts_the_unstopped_run_short_and_every_tiny_claim_holds():
+    from tina_utils import claims
     from tina_utils.train import ensure_tiny_run
 
     full, stopped = ensure_tiny_run("tiny", seed=0), ensure_tiny_run("tiny_early_stop", seed=0)
@@ -113,11 +111,8 @@ def test_tiny_early_stop_keeps_a_checkpoint_within_noise_of_the_unstopped_best()
     full_logs, stop_logs = load_logs(full), load_logs(stopped)
     assert stop_logs["step"].max() == record["stop_at"] < full_logs["step"].max()
     pd.testing.assert_series_equal(stop_logs["format_reward"], full_logs["format_reward"].iloc[:len(stop_logs)])
-    full_scores = early_stop.evaluate_checkpoints(full, n_problems=200)
-    stop_scores = early_stop.evaluate_checkpoints(stopped, [record["kept_checkpoint"]], n_problems=200)
-    result = early_stop.compare(full, stopped, full_scores, stop_scores)
-    assert result["full_transition_step"] is not None
-    assert abs(result["stop_minus_transition"]) <= STOP_TOLERANCE, result
-    assert result["within_noise"], result
-    assert result["steps_saved"] == result["planned_steps"] - record["stop_at"] > 0
-    assert result["cpu_seconds_stopped"] < result["cpu_seconds_full"]
+    kept_step = int(record["kept_checkpoint"].split("-")[1])
+    assert kept_step <= record["transition"]["step"] or record["kept_checkpoint"] == record["checkpoint_at_detection"]
+    result = claims.check(seed=0)
+    assert result["holds"] == {claim: True for claim in result["holds"]}, result
+    assert result["steps_saved"] == 75 - record["stop_at"] > 0

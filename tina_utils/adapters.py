@@ -5,7 +5,7 @@ the max_lora_rank vLLM needs for them. Used in: tina_utils.evaluate and tina_uti
 import json
 from pathlib import Path
 
-VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts (stack.md §B)
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
 
 
 def adapter_config(path) -> dict:

@@ -2,7 +2,7 @@
 
 Canonical row: `id`, `problem`, `prompt` (the user turn with the paper's eval template; eval uses no system
 prompt), `gold` (str), `benchmark`, `profile` (the tina_utils.grading profile that scores it).
-Gold fields and templates follow Tina's lighteval custom tasks (stack.md §C.2). Re-exported by data.py.
+Gold fields and templates follow Tina's lighteval custom tasks. Re-exported by data.py.
 Used in: notebooks 01 (overview) and 03 (evaluation).
 """
 

@@ -47,7 +47,7 @@ def _recipe_path(name_or_path: str | os.PathLike) -> Path:
 
 
 def _aliases(values: dict) -> dict:
-    """`stop_on_transition: true` (issue 10's spelling) means transition_mode "stop"; false means "off"."""
+    """`stop_on_transition: true` (an alias) means transition_mode "stop"; false means "off"."""
     if "stop_on_transition" in values:
         flag = values.pop("stop_on_transition")
         flag = yaml.safe_load(flag) if isinstance(flag, str) else flag

@@ -19,7 +19,7 @@ from tina_utils.reference import load_reference
 # key: (usd_per_device_hour, date, source)
 PRICES = {
     "L40S": (1.00, "2025-04", "Tina's basis: ~$1/GPU-h incl. storage, Cudo Compute L40S (third-party write-ups "
-                              "of the paper and the authors' Resa; shared/reference/paper.md §4)"),
+                              "of the paper and the authors' Resa)"),
     "A100": (3629 / (8 * 240), "2025-03", "implied by the baselines' cost table: DeepScaleR $3,629 / "
                                           "(8 A100 x 240 h) (Open-RS, reused by Tina)"),
     "A40": (42 / (4 * 24), "2025-03", "implied by the baselines' cost table: Open-RS $42 / (4 A40 x 24 h)"),
@@ -30,14 +30,14 @@ PRICES = {
                                  "https://www.spheron.network/blog/nvidia-h200-vs-b200-vs-gb200"),
     "cpu": (0.0, "", "not priced: CPU time of the tiny profile is reported as CPU-hours at $0"),
 }
-# bf16 dense tensor TFLOPS, NVIDIA datasheets (shared/reference/performance.md §5.2)
+# bf16 dense tensor TFLOPS, NVIDIA datasheets
 PEAK_TFLOPS = {"H100": 989.0, "H100-PCIE": 756.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A40": 150.0}
 # Matched in order on the upper-cased device name, e.g. torch's "NVIDIA H100 80GB HBM3".
 _PATTERNS = {"cpu": r"^CPU\b", "H100-PCIE": r"\bH100\b.*\bPCIE\b", "H100": r"\bH100\b(?!.*\b(PCIE|NVL)\b)",
              "H200": r"\bH200\b", "L40S": r"\bL40S\b", "A100": r"\bA100\b", "A40": r"\bA40\b"}
 
-N_PARAMS = 1.544e9  # matmul parameters used per token by R1-Distill-Qwen-1.5B (performance.md §3.1)
-# Tina's Open-RS2 run (paper.md §1.3, §4): 2 L40S, 48 completions per step, stopped at 850 steps, $15 of training.
+N_PARAMS = 1.544e9  # matmul parameters used per token by R1-Distill-Qwen-1.5B
+# Tina's Open-RS2 run (paper §4 and the released recipe): 2 L40S, 48 completions per step, stopped at 850 steps, $15 of training.
 TINA_RUN = {"gpu": "L40S", "n_gpus": 2, "steps": 850, "completions_per_step": 48, "train_usd": 15.0}
 
 
@@ -168,7 +168,7 @@ def headline_ratio() -> dict:
                                     "STILL-3 / best ckpt $9": float(still / best)}})
 
 
-# ---- our runs: results/runs.csv + results/03_evaluate/<run_id>/{scores,timing}.csv (CONTRACTS.md) ----
+# ---- our runs: results/runs.csv + results/03_evaluate/<run_id>/{scores,timing}.csv (docs/contracts.md) ----
 
 RUN_COLUMNS = ["run_id", "recipe", "gpu_type", "n_gpus", "steps", "train_device_hours", "eval_device_hours",
                "train_usd", "eval_usd", "total_usd", "unit", "best_checkpoint", "best_score", "best_total_usd"]
@@ -193,7 +193,7 @@ def _checkpoint_step(name: str) -> int:
     """'checkpoint-450' -> 450, 'base' -> 0."""
     found = re.fullmatch(r"base|checkpoint-(\d+)", str(name))
     if not found:
-        raise ValueError(f"checkpoint name {name!r}: expected 'base' or 'checkpoint-<step>' (CONTRACTS.md)")
+        raise ValueError(f"checkpoint name {name!r}: expected 'base' or 'checkpoint-<step>' (docs/contracts.md)")
     return int(found.group(1) or 0)
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 TINY_DEFAULT_N = 2000  # rows generated for the tiny sets when n is None
 
 # name -> where the rows live and how to read them. `problem`/`gold`/`id` are field paths (sources.lookup);
-# `wrap`: the gold is a bare answer to wrap in $...$. Row counts are for the split Tina loads (datasets.md).
+# `wrap`: the gold is a bare answer to wrap in $...$. Row counts are for the split Tina loads.
 TRAIN_DATASETS = {
     "still": dict(hub_id="RUC-AIBOX/STILL-3-Preview-RL-Data", config=None, split="train",
                   problem="question", gold="answer", wrap=True, rows=33_000),

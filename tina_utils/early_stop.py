@@ -1,4 +1,4 @@
-"""Stop at the phase transition (issue 10): what stopping saved and scored, on our runs and projected for Tina's.
+"""Stop at the phase transition: what stopping saved and scored, on our runs and projected for Tina's.
 
 A run trained with `transition_mode: observe` (or `stop`) leaves `transition.json` in its run dir
 (`tina_utils.phase_online.TransitionCallback`); with its checkpoint sweep (`tina_utils.eval_sweep`) this module

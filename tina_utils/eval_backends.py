@@ -117,7 +117,7 @@ def open_transformers(base_model: str, adapters: dict, preset, device: str | Non
 
 # ---------------------------------------------------------------- vLLM
 def open_vllm(base_model: str, adapters: dict, preset):
-    """One vLLM engine with enable_lora; each checkpoint is served as a LoRARequest (stack.md §B)."""
+    """One vLLM engine with enable_lora; each checkpoint is served as a LoRARequest."""
     from vllm import LLM, SamplingParams  # lazy: the module imports without vllm
     from vllm.lora.request import LoRARequest
 

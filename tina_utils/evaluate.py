@@ -17,7 +17,7 @@ import pandas as pd
 from tina_utils import env, eval_backends
 from tina_utils.adapters import check_adapter
 
-PAPER_SEED = 1234  # lighteval's VLLMModelConfig default seed, used by Tina's single-run scripts (paper.md §2)
+PAPER_SEED = 1234  # lighteval's VLLMModelConfig default seed, used by Tina's single-run scripts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,10 +130,10 @@ def cache_key(**fields) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def generation_stack() -> dict:
+def generation_stack(backend: str) -> dict:
     """Versions of the libraries that produce a completion: an upgrade regenerates instead of reusing old text."""
-    return {name: version for name, version in env.versions().items()
-            if name in ("torch", "transformers", "peft", "vllm")}
+    names = ("torch", "transformers", "peft", "vllm") if "vllm" in backend else ("torch", "transformers", "peft")
+    return {name: version for name, version in env.versions().items() if name in names}
 
 
 def sample_seed(seed: int, problem_id: str, sample: int) -> int:
@@ -172,7 +172,7 @@ def prompt_ids(tokenizer, row: dict, preset: Preset) -> list[int]:
 def _requests(model, adapters, rows, preset, backend, tokenizer):
     """One request per (checkpoint, problem, seed, sample) with its cache key."""
     phash, requests = preset_hash(preset), []
-    stack = generation_stack()
+    stack = generation_stack(backend)
     ids = {row["benchmark"] + row["id"]: prompt_ids(tokenizer, row, preset) for row in rows}
     for checkpoint, path in adapters.items():
         fingerprint = adapter_fingerprint(path)

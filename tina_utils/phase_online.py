@@ -1,4 +1,4 @@
-"""Streaming phase-transition detection (issue 10): a TrainerCallback that records, checkpoints and can stop at the transition.
+"""Streaming phase-transition detection: a TrainerCallback that records, checkpoints and can stop at the transition.
 
 The streaming detector re-runs the offline detector (`phase.detect_series`) on the data logged so far, so
 it never looks ahead; a transition is *confirmed* once the metric has held its new level for

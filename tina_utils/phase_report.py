@@ -1,4 +1,4 @@
-"""Phase transition vs evaluation (issue 9): the best checkpoint relative to the transition, and the paper-style panel.
+"""Phase transition vs evaluation: the best checkpoint relative to the transition, and the paper-style panel.
 
 Used in: notebooks/05_phase_transition. The transition comes from `tina_utils.phase.detect_transition`.
 """

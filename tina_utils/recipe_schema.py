@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-# Tina's reward names (paper.md §1.2); used only when tina_utils.rewards is not importable yet.
+# Tina's reward names; used only when tina_utils.rewards is not importable yet.
 FALLBACK_REWARDS = ["accuracy", "format", "tag_count", "length", "cosine", "reasoning_steps",
                     "repetition_penalty", "length_l1_exact", "length_l1_max"]
 REWARD_PARAMS = ["cosine_min_value_wrong", "cosine_max_value_wrong", "cosine_min_value_correct",
@@ -97,10 +97,10 @@ class Recipe:
     save_steps: int = 50
     save_total_limit: int = 100
     logging_steps: int = 1
-    log_completions: bool = True  # completions/<step>.parquet in the run dir
+    log_completions: bool = True  # completions/completions_<step>.parquet in the run dir
     num_completions_to_print: int = 0
     report_to: str = "none"  # "none" | "trackio" | "wandb" | "tensorboard"
-    # phase-transition early stop (issue 10); "off" keeps paper-faithful training
+    # phase-transition early stop; "off" keeps paper-faithful training
     transition_mode: str = "off"  # "off" | "observe" (record + checkpoint) | "stop"
     transition_metric: str = "format_reward"  # canonical phase.load_logs column to watch
     transition_min_steps: int = 10  # no detection before this step

@@ -1,7 +1,7 @@
 """The Tina paper's published numbers as tidy tables (results/reference/*.csv). Used in: 04_cost_analysis.
 
 Every row carries a `source` (paper table/figure, read from the repo's asset images; see
-shared/reference/paper.md §3, §4, §6) and a `note`: "" for a number the source states, "DERIVED" for our
+the paper §3, §4, §6) and a `note`: "" for a number the source states, "DERIVED" for our
 arithmetic on stated numbers, "UNVERIFIED" for a reading we could not confirm. Missing values are NaN,
 never guesses. CLI: `python -m tina_utils.reference` rewrites the CSVs from the literals below.
 """

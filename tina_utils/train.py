@@ -107,7 +107,7 @@ def reward_functions(recipe: Recipe, tokenizer=None) -> list:
 
 
 def transition_callbacks(recipe: Recipe, run_dir: Path) -> list:
-    """The phase-transition callback (issue 10) when the recipe switches it on."""
+    """The phase-transition callback when the recipe switches it on."""
     if recipe.transition_mode == "off":
         return []
     try:
@@ -136,7 +136,7 @@ def _now() -> str:
 
 
 def _run_row(recipe: Recipe, run_dir: Path, state: dict, world_size: int, status: str) -> dict:
-    """One runs.csv row (schema in notes/CONTRACTS.md)."""
+    """One runs.csv row (schema in docs/contracts.md)."""
     import torch
 
     on_gpu = torch.cuda.is_available() and not recipe.use_cpu

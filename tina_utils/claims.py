@@ -1,0 +1,108 @@
+"""The tiny world's claims, checked on one seed's runs, so they can be re-checked on any machine.
+
+What the notebooks and README say about the tiny world, each with its tolerance:
+1. training shows a format transition: the format reward's mean rises by >= MIN_RISE from the first 10 steps
+   to the last 15, and the online detector (observe mode in the tiny recipe) confirms the rise inside
+   TRANSITION_WINDOW. Whether the offline detector also calls it a transition (strength >= 3 noise s.d.) depends on
+   the run's shape: a step passes, a slow ramp is rejected as drift by design; it is reported, not claimed;
+2. the best checkpoint beats the base model on held-out problems by more than NOISE_Z standard errors;
+3. stopping at the transition (recipe tiny_early_stop) saves steps and keeps a checkpoint that beats the base
+   model by more than NOISE_Z standard errors. How far it falls below the unstopped run's best is reported
+   (`score_diff`, `within_noise`); it is within the noise on some runs and not on others.
+    python -m tina_utils.claims --seed 0 --out claims.json     # trains/evaluates what is missing, prints JSON
+Used by tests/test_reproducibility.py and benchmarks/bench_tiny_spread.py.
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+
+from tina_utils import early_stop, env
+from tina_utils import evaluate as ev
+from tina_utils.phase import detect_transition, load_logs
+
+TRANSITION_WINDOW = (10, 75)  # steps of the 75-step tiny run in which the online detector must confirm the rise
+MIN_RISE = 0.4  # format reward, last 15 steps' mean minus the first 10 steps' mean
+NOISE_Z = early_stop.NOISE_Z
+N_PROBLEMS = 200  # held-out problems per checkpoint (x 4 samples, tiny preset)
+
+
+def log_digest(run_dir) -> str:
+    """Hash of a run's logged training values (timings excluded): equal digests mean identical training."""
+    logs = load_logs(run_dir)
+    values = logs[[c for c in logs.columns if "time" not in c and "runtime" not in c]]
+    return hashlib.sha256(values.to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def _base_score(run_dir, n_problems: int) -> tuple[float, float]:
+    """pass@1 and its standard error of the untrained model on the held-out problems."""
+    from tina_utils.eval_sweep import base_model_of, find_checkpoints
+
+    preset = ev.get_preset("tiny", n_problems=n_problems)
+    samples = ev.evaluate(base_model_of(run_dir, find_checkpoints(run_dir)), None, preset, "auto", {"base": None},
+                          cache_path=env.results_dir("05_phase") / "early_stop_generations.jsonl")
+    row = ev.summarize(samples, preset.pass_ks).query("metric == 'pass@1'").iloc[0]
+    return float(row["value"]), float(row["stderr"])
+
+
+def check(seed: int = 0, n_problems: int = N_PROBLEMS) -> dict:
+    """Train (if missing) and score seed `seed`'s tiny and tiny_early_stop runs; the claim values and verdicts."""
+    from tina_utils.train import ensure_tiny_run
+
+    full, stopped = ensure_tiny_run("tiny", seed=seed), ensure_tiny_run("tiny_early_stop", seed=seed)
+    logs = load_logs(full)
+    found = detect_transition(logs, "format_reward")
+    full_scores = early_stop.evaluate_checkpoints(full, n_problems=n_problems)
+    record = early_stop.read_transition(stopped)
+    kept, at_detection = record["kept_checkpoint"], record["checkpoint_at_detection"]
+    stop_scores = early_stop.evaluate_checkpoints(stopped, sorted({kept, at_detection}), n_problems=n_problems)
+    stop = early_stop.compare(full, stopped, full_scores, stop_scores)
+    detection_score = early_stop.scores_by_checkpoint(stop_scores).loc[at_detection, "score"]
+    base, base_se = _base_score(full, n_problems)
+    gain_se = math.hypot(base_se, stop["best_stderr"])
+    kept_se = math.hypot(base_se, stop["kept_stderr"])
+    result = {"seed": seed, "log_digest": log_digest(full),
+              "format_rise": float(logs["format_reward"].tail(15).mean() - logs["format_reward"].head(10).mean()),
+              "online_confirmed_at": (early_stop.read_transition(full) or {}).get("detected_at"),
+              "transition_step": found.step if found else None,
+              "transition_strength": round(found.strength, 2) if found else None,
+              "base_score": base, "best_checkpoint": stop["best_checkpoint"], "best_score": stop["best_score"],
+              "gain_over_base": stop["best_score"] - base, "gain_stderr": gain_se,
+              "kept_gain_over_base": stop["kept_score"] - base, "kept_gain_stderr": kept_se,
+              **{key: stop[key] for key in ("confirmed_at", "stopped_at", "kept_checkpoint", "kept_score",
+                                            "score_diff", "diff_stderr", "steps_saved")},
+              "within_noise": stop["within_noise"],
+              "checkpoint_at_detection": at_detection, "detection_score": float(detection_score)}
+    return {**result, "holds": verdicts(result)}
+
+
+def verdicts(result: dict) -> dict:
+    """Each claim of the module docstring: True when `result` satisfies it."""
+    confirmed = result["online_confirmed_at"]
+    return {"transition": result["format_rise"] >= MIN_RISE and confirmed is not None
+            and TRANSITION_WINDOW[0] <= confirmed <= TRANSITION_WINDOW[1],
+            "beats_base": result["gain_over_base"] > NOISE_Z * result["gain_stderr"],
+            "early_stop_beats_base": result["steps_saved"] > 0
+            and result["kept_gain_over_base"] > NOISE_Z * result["kept_gain_stderr"]}
+
+
+def main(argv=None) -> dict:
+    """CLI: check one seed and write/print the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n_problems", type=int, default=N_PROBLEMS)
+    parser.add_argument("--out", help="write the JSON here too")
+    args = parser.parse_args(argv)
+    result = {**check(args.seed, args.n_problems), "versions": env.versions()}
+    text = json.dumps(result, indent=1, default=str)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(text)
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(0 if all(main()["holds"].values()) else 1)
