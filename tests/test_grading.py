@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tina_utils.rewards import grading, grading_pool
+from tina_utils.rewards import grading, grading_pool, verifier
 
 R1 = "<think>\nLet me compute 3+4+5.\n3+4=7\n7+5=12\n</think>\n\nTherefore, the final answer is $\\boxed{%s}$."
 
@@ -83,9 +83,9 @@ def test_reverse_verify_is_tinas_argument_order():
 
 
 def test_gold_is_parsed_once_per_gold():
-    grading._parse_gold.cache_clear()
+    verifier._parse_gold.cache_clear()
     grading.grade_many([(R1 % n, "$12$") for n in range(8)], workers=0)
-    info = grading._parse_gold.cache_info()
+    info = verifier._parse_gold.cache_info()
     assert (info.misses, info.hits) == (1, 7)
 
 

@@ -68,7 +68,7 @@ def gold_parses(gold: str, profile: str = "train_latex") -> bool:
     """
     from math_verify import parse
 
-    from tina_utils.rewards.grading import PROFILES
+    from tina_utils.rewards.verifier import PROFILES
 
     if profile not in PROFILES:
         raise unknown_name("grading profile", profile, PROFILES)

@@ -2,7 +2,7 @@
 
 `evaluate` generates (or reads from the JSONL cache) every (checkpoint, problem, seed, sample) completion and
 grades it; `summarize` turns the graded samples into pass@k rows. The checkpoint sweep, figure and paper
-comparison are in checkpoint_sweep.py (`sweep` is also here). Used in: 03_evaluate (and benchmarks/bench_eval_sweep.py).
+comparison are in checkpoint_sweep.py. Used in: 03_evaluate (and benchmarks/bench_eval_sweep.py).
 """
 
 import dataclasses
@@ -297,11 +297,4 @@ def summarize(samples: pd.DataFrame, pass_ks=(1,)) -> pd.DataFrame:
                              n_problems=len(per_problem), n_samples=n,
                              stderr_seeds=100 * stderr(seed_scores)))
     return pd.DataFrame(rows)
-
-
-def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", **kwargs):
-    """Evaluate base + every checkpoint of a run (see checkpoint_sweep.sweep)."""
-    from tina_utils.evaluate.checkpoint_sweep import sweep as run_sweep
-
-    return run_sweep(run_dir, benchmarks, preset, backend, **kwargs)
 

@@ -3,7 +3,7 @@
 Why not multiprocessing: its "fork" start method forks the caller (a threaded trainer or notebook kernel),
 and "spawn"/"forkserver" re-import the caller's __main__, so a script without a __name__ guard recurses.
 Instead one clean interpreter (the zygote) is started with subprocess; it imports and warms math-verify
-once (grading._worker_setup), then forks a worker per request. A worker killed on timeout is therefore
+once (verifier.setup_worker), then forks a worker per request. A worker killed on timeout is therefore
 replaced in milliseconds, already warm. Workers die with the zygote, and the zygote exits when this process
 closes its socket (normal exit, crash or kernel restart alike).
 """
@@ -30,10 +30,10 @@ _STATE = {"pid": os.getpid(), "zygote": None, "workers": [], "replaced": 0}  # z
 # ---------------------------------------------------------------- zygote and worker processes
 def _zygote_main(fd: int) -> None:
     """Import and warm the grader, then fork one worker per byte received; exit when the socket closes."""
-    from tina_utils.rewards import grading
+    from tina_utils.rewards import verifier
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a notebook interrupt is for the kernel, not its graders
-    grading._worker_setup()
+    verifier.setup_worker()
     sock = socket.socket(fileno=fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers
     sock.sendall(b"R")
@@ -46,7 +46,7 @@ def _zygote_main(fd: int) -> None:
                 ours.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 _die_with_parent()
-                _serve(Connection(theirs.detach()), grading._grade_local)
+                _serve(Connection(theirs.detach()), verifier.grade_local)
             finally:
                 os._exit(0)
         theirs.close()
@@ -179,7 +179,7 @@ def _replace(pool: list, worker: _Worker, pending: deque, failed: dict, why: str
 
 
 def run(tasks: list, workers: int, timeout: float, latencies: list) -> tuple[list, dict]:
-    """Results of grading._grade_local(*task) in task order, and {index: why} for killed items."""
+    """Results of verifier.grade_local(*task) in task order, and {index: why} for killed items."""
     results: list = [None] * len(tasks)
     failed: dict = {}
     pending = deque(range(len(tasks)))
