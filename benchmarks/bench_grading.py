@@ -1,4 +1,4 @@
-"""Benchmark: Tina-style inline math-verify grading vs tina_utils.grading.grade_many on R1-style completions.
+"""Benchmark: Tina-style inline math-verify grading vs tina_utils.rewards.grading.grade_many on R1-style completions.
 
 Run: cd /work/main && . .venv/bin/activate && python benchmarks/bench_grading.py [--n 2000] [--workers N]
 Prints items/s of (a) the baseline, one process calling math-verify parse (gold) + parse (completion) +
@@ -17,7 +17,7 @@ import time
 from latex2sympy2_extended import NormalizationConfig
 from math_verify import LatexExtractionConfig, parse, verify
 
-from tina_utils import grading, grading_pool
+from tina_utils.rewards import grading, grading_pool
 
 TINA_PRED = [LatexExtractionConfig(
     normalization_config=NormalizationConfig(nits=False, malformed_operators=False, basic_latex=True,

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from tina_utils.phase_online import OnlineDetector, synthetic_logs
+from tina_utils.phase import OnlineDetector, synthetic_logs
 
 KINDS = ("step", "ramp", "noisy", "peak", "none")
 

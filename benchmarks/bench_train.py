@@ -21,7 +21,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tina_utils import env, train  # noqa: E402
-from tina_utils.config import load_recipe  # noqa: E402
+from tina_utils.train import load_recipe  # noqa: E402
 
 MEASURED_TINY_STEPS_PER_S = 80 / 30  # a feasibility run of the tiny world: 80 steps in 30 s (lr 1e-3)
 

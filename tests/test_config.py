@@ -7,8 +7,7 @@ import warnings
 
 import pytest
 
-from tina_utils import config
-from tina_utils.config import batch_layout, load_recipe, to_grpo_config, to_lora_config
+from tina_utils.train import batch_layout, config, load_recipe, to_grpo_config, to_lora_config
 
 SEVEN = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 EXPERIMENTS = ["still", "deepscaler", "open_rs1", "open_rs2", "open_rs3", "2thought", "limr", "open_r1", "thoughts",

@@ -17,9 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from tina_utils import cost, early_stop, env, eval_sweep, phase, phase_report, runlog
+from tina_utils import cost, env, phase
 from tina_utils import evaluate as ev
-from tina_utils.recipe_schema import FIELDS
+from tina_utils.evaluate import core
+from tina_utils.phase import early_stop
+from tina_utils.train import FIELDS, runlog
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = ROOT / "docs" / "contracts.md"
@@ -61,8 +63,8 @@ def test_every_contract_table_parses():
 
 def test_documented_columns_are_the_codes_column_lists():
     assert documented("runs.csv") == runlog.RUNS_COLUMNS
-    assert documented("scores.csv") == eval_sweep.SCORE_COLUMNS
-    assert documented("timing.csv") == eval_sweep.TIMING_COLUMNS
+    assert documented("scores.csv") == ev.SCORE_COLUMNS
+    assert documented("timing.csv") == ev.TIMING_COLUMNS
     assert documented("run_costs.csv") == cost.RUN_COLUMNS
     assert documented("checkpoint_costs.csv") == cost.CKPT_COLUMNS + ["score_<benchmark>"]
     assert documented("preset-hash") == list(ev.GENERATION_FIELDS)
@@ -73,8 +75,8 @@ def test_phase_tables_match_what_the_code_returns():
     scores = pd.DataFrame({"checkpoint": ["checkpoint-10", "checkpoint-20"], "step": [10, 20],
                            "benchmark": ["tiny_eval"] * 2, "value": [40.0, 50.0]})
     transition = phase.Transition("format_reward", "rise", 15, 12, 18, 5.0, 0.1, 0.8, 0.05)
-    assert list(phase_report.relate_to_checkpoints(transition, scores)) == documented("relation.json")
-    assert set(phase_report.relate_to_checkpoints(None, scores)) < set(documented("relation.json"))
+    assert list(phase.relate_to_checkpoints(transition, scores)) == documented("relation.json")
+    assert set(phase.relate_to_checkpoints(None, scores)) < set(documented("relation.json"))
     assert list(early_stop.paper_projection()) == documented("early_stop_paper_projection.csv")
 
 
@@ -90,7 +92,7 @@ def test_relative_links_resolve(doc):
 def run(tmp_path_factory):
     """Train 2 tiny steps (checkpoint each step, transition observer on) and sweep them on 2 problems."""
     from tina_utils import train
-    from tina_utils.config import load_recipe
+    from tina_utils.train import load_recipe
 
     keys = []
 
@@ -98,10 +100,10 @@ def run(tmp_path_factory):
         keys.append(list(fields))
         return real_cache_key(**fields)
 
-    real_cache_key = ev.cache_key
+    real_cache_key = core.cache_key
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINA_RESULTS", str(tmp_path_factory.mktemp("results")))
-        mp.setattr(ev, "cache_key", recording_cache_key)
+        mp.setattr(core, "cache_key", recording_cache_key)  # looked up where _requests calls it
         recipe = load_recipe("tiny", run_id="contracts", max_steps=2, save_steps=1, prompts_per_step=2,
                              num_generations=4, per_device_batch_size=8, max_completion_length=24,
                              transition_mode="observe")

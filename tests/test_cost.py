@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tina_utils import cost
+from tina_utils.cost import accounting
 
 N = cost.N_PARAMS
 
@@ -165,9 +166,9 @@ def test_run_costs_reuses_given_checkpoint_table(results):
 
 
 def test_unexpected_checkpoint_name_is_rejected():
-    assert cost._checkpoint_step("checkpoint-450") == 450 and cost._checkpoint_step("base") == 0
+    assert accounting._checkpoint_step("checkpoint-450") == 450 and accounting._checkpoint_step("base") == 0
     with pytest.raises(ValueError, match="checkpoint name 'final'"):
-        cost._checkpoint_step("final")
+        accounting._checkpoint_step("final")
 
 
 def test_missing_runs_file_gives_empty_frames_and_a_message(results, capsys):

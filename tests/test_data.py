@@ -1,4 +1,4 @@
-"""Training-set and benchmark preparation from in-memory rows in each Hub schema (tina_utils.data, .benchmarks).
+"""Training-set and benchmark preparation from in-memory rows in each Hub schema (tina_utils.data).
 
 Offline. Run: HF_HUB_OFFLINE=1 pytest tests/test_data.py
 """
@@ -9,7 +9,8 @@ import random
 import pytest
 from datasets import Dataset
 
-from tina_utils import benchmarks, data, prompts, sources
+from tina_utils import data
+from tina_utils.data import benchmarks, prompts, sources
 from tina_utils.tiny import make_tokenizer
 
 CHAT = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]

@@ -11,10 +11,8 @@ import pytest
 import yaml
 from transformers import TrainerControl, TrainerState
 
-from tina_utils import early_stop
-from tina_utils.phase import load_logs
-from tina_utils.phase_online import TransitionCallback, synthetic_logs
-from tina_utils.runlog import mark_complete
+from tina_utils.phase import TransitionCallback, early_stop, load_logs, synthetic_logs
+from tina_utils.train.runlog import mark_complete
 
 def _fake_run(path, steps: int, planned: int, record: dict | None):
     """A run dir with log.csv (1 s per step), recipe.yaml and optionally transition.json."""

@@ -8,10 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from tina_utils import adapters
-from tina_utils import eval_backends as eb
-from tina_utils import eval_sweep
 from tina_utils import evaluate as ev
+from tina_utils.evaluate import adapters
+from tina_utils.evaluate import backends as eb
 
 HAS_VLLM = torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None
 gpu = pytest.mark.gpu
@@ -287,7 +286,7 @@ def test_rank_above_max_lora_rank():
 
 
 def test_gated_dataset_without_a_token(monkeypatch):
-    from tina_utils import sources
+    from tina_utils.data import sources
 
     monkeypatch.setattr(sources, "has_token", lambda: False)
     with pytest.raises(PermissionError, match="Idavidrein/gpqa is a gated dataset and no Hugging Face token"):
@@ -322,7 +321,7 @@ def test_sweep_writes_scores_timing_best_and_figure(world, results):
     assert scores.step.tolist() == [0, 0, 10, 10, 20, 20] and set(scores.metric) == {"pass@1", "pass@2"}
     assert ((scores.value >= 0) & (scores.value <= 100)).all() and (scores.n_problems == 2).all()
     timing = pd.read_csv(results / "03_evaluate" / "tiny-fake" / "timing.csv")
-    assert list(timing.columns) == eval_sweep.TIMING_COLUMNS and len(timing) == 3
+    assert list(timing.columns) == ev.TIMING_COLUMNS and len(timing) == 3
     assert (timing.n_generated_tokens > 0).all() and (timing.wall_clock_s > 0).all()
     best = json.loads((results / "03_evaluate" / "tiny-fake" / "best.json").read_text())
     assert best["checkpoint"] in ("checkpoint-10", "checkpoint-20") and best == out.best
@@ -337,7 +336,7 @@ def test_best_checkpoint_uses_the_benchmark_average_and_the_earliest_tie():
                            ("checkpoint-5", "b", 10.0), ("checkpoint-10", "a", 10.0), ("checkpoint-10", "b", 30.0),
                            ("checkpoint-15", "a", 15.0), ("checkpoint-15", "b", 15.0)],
                           columns=["checkpoint", "benchmark", "value"]).assign(metric="pass@1")
-    best = eval_sweep.best_checkpoint(scores)
+    best = ev.best_checkpoint(scores)
     assert (best["checkpoint"], best["step"], best["average"], best["beats_base"]) == ("checkpoint-5", 5, 20.0, True)
 
 
@@ -348,19 +347,19 @@ def test_incomplete_checkpoints_are_skipped(world, tmp_path, capsys):
     shutil.copytree(world["adapters"]["checkpoint-10"], run / "checkpoint-10")
     (run / "checkpoint-20").mkdir(parents=True)
     (run / "checkpoint-20" / "adapter_config.json").write_text("{}")
-    assert list(eval_sweep.find_checkpoints(run)) == ["checkpoint-10"]
+    assert list(ev.find_checkpoints(run)) == ["checkpoint-10"]
     assert "skipping incomplete checkpoints: checkpoint-20" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match="run directory .* does not exist"):
-        eval_sweep.find_checkpoints(tmp_path / "nope")
+        ev.find_checkpoints(tmp_path / "nope")
 
 
 def test_compare_to_paper_puts_our_rows_next_to_the_papers(results):
     scores = pd.DataFrame([(c, b, v) for c, v in [("base", 20.0), ("checkpoint-450", 40.0)]
                            for b in ev.PAPER_BENCHMARKS], columns=["checkpoint", "benchmark", "value"])
-    table = eval_sweep.compare_to_paper(scores.assign(metric="pass@1"), "checkpoint-450")
+    table = ev.compare_to_paper(scores.assign(metric="pass@1"), "checkpoint-450")
     assert list(table.columns) == ["aime24", "aime25", "amc23", "math500", "gpqa", "minerva", "avg"]
     assert table.loc["ours: checkpoint-450", "avg"] == 40.0 and table.loc["ours: base", "gpqa"] == 20.0
     assert table.loc["Tina-Open-RS2", "avg"] == 50.60
     assert table.loc["DeepSeek-R1-Distill-Qwen-1.5B", "aime24"] == 23.33
     tiny_only = scores.assign(benchmark="tiny_eval", metric="pass@1")
-    assert eval_sweep.compare_to_paper(tiny_only, "checkpoint-450") is None
+    assert ev.compare_to_paper(tiny_only, "checkpoint-450") is None

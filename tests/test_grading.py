@@ -1,4 +1,4 @@
-"""Tests for tina_utils.grading: profiles, gold cache, worker pool, timeouts, threads. Run: cd /work/main &&
+"""Tests for tina_utils.rewards.grading: profiles, gold cache, worker pool, timeouts, threads. Run: cd /work/main &&
 HF_HUB_OFFLINE=1 python -m pytest tests/test_grading.py -q"""
 
 import logging
@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tina_utils import grading, grading_pool
+from tina_utils.rewards import grading, grading_pool, verifier
 
 R1 = "<think>\nLet me compute 3+4+5.\n3+4=7\n7+5=12\n</think>\n\nTherefore, the final answer is $\\boxed{%s}$."
 
@@ -83,9 +83,9 @@ def test_reverse_verify_is_tinas_argument_order():
 
 
 def test_gold_is_parsed_once_per_gold():
-    grading._parse_gold.cache_clear()
+    verifier._parse_gold.cache_clear()
     grading.grade_many([(R1 % n, "$12$") for n in range(8)], workers=0)
-    info = grading._parse_gold.cache_info()
+    info = verifier._parse_gold.cache_info()
     assert (info.misses, info.hits) == (1, 7)
 
 
@@ -114,7 +114,7 @@ def test_latencies_are_reported_per_item():
 
 
 def test_timeout_counts_as_incorrect_and_is_logged(caplog):
-    with caplog.at_level(logging.WARNING, logger="tina_utils.grading"):
+    with caplog.at_level(logging.WARNING, logger="tina_utils.rewards.grading"):
         assert grading.grade("\\boxed{9^{9^{9^{9}}}}", "$12$", timeout=1) is False
     assert "timed out" in caplog.text
     assert grading.grade(R1 % "12", "$12$") is True  # the pool recovered
@@ -129,7 +129,7 @@ def test_dead_worker_is_replaced():
 
 
 def test_no_hang_at_interpreter_exit():
-    code = ("import threading; from tina_utils import grading; out = [];"
+    code = ("import threading; from tina_utils.rewards import grading; out = [];"
             "pairs = [('\\\\boxed{1}', '$1$')];"
             "t = threading.Thread(target=lambda: out.append(grading.grade_many(pairs, workers=1)));"
             "t.start(); t.join(); print(out)")

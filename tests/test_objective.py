@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tina_utils import train
-from tina_utils.config import load_recipe
+from tina_utils.train import load_recipe
 from trl import GRPOTrainer
 
 # Device-bound settings only: the objective keys (loss, beta, temperature, rewards, G, prompts per step) stay the

@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 from transformers import TrainerControl, TrainerState
 
-from tina_utils.phase import Transition, canonical_name, detect_all, detect_transition, load_logs
-from tina_utils.phase_online import OnlineDetector, TransitionCallback, synthetic_logs
-from tina_utils.phase_report import plot_phase_panel, relate_to_checkpoints
+from tina_utils.phase import (OnlineDetector, Transition, TransitionCallback, canonical_name, detect_all,
+                              detect_transition, load_logs, plot_phase_panel, relate_to_checkpoints, synthetic_logs)
 
 # Stated tolerances (|detected - true| in steps, 200-step synthetic runs, change drawn in steps 60..140).
 TOLERANCE = {"step": 1, "noisy": 2, "peak": 1, "ramp": 5}  # ramp: 40 steps wide, true step = its midpoint
@@ -201,7 +200,7 @@ def test_from_recipe_and_modes():
 @pytest.mark.slow
 def test_tiny_run_format_reward_rises_and_an_offline_transition_sits_on_the_rise():
     from tina_utils.claims import MIN_RISE
-    from tina_utils.early_stop import read_transition
+    from tina_utils.phase.early_stop import read_transition
     from tina_utils.train import ensure_tiny_run
 
     run_dir = ensure_tiny_run()

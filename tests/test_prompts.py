@@ -1,6 +1,9 @@
-"""System prompts, the R1 chat template and eval templates (tina_utils.prompts). Run: pytest tests/test_prompts.py"""
+"""System prompts, the R1 chat template and eval templates (tina_utils.data.prompts).
 
-from tina_utils import prompts
+Run: pytest tests/test_prompts.py
+"""
+
+from tina_utils.data import prompts
 from tina_utils.tiny import make_tokenizer
 
 # Rebuilt line by line from Tina's tina/utils/prompt.py, independently of prompts.py's spelling.

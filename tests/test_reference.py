@@ -3,8 +3,9 @@
 import pandas as pd
 import pytest
 
-from tina_utils import env, reference
-from tina_utils.reference import BENCHMARKS, load_reference, table
+from tina_utils import env
+from tina_utils.cost import reference
+from tina_utils.cost.reference import BENCHMARKS, load_reference, table
 
 SCORED = ["baseline_eval", "tina_models", "ablations"]
 
@@ -66,7 +67,7 @@ def test_implied_baseline_rates():
 def test_committed_csvs_match_the_literals(tmp_path):
     committed = env.repo_root() / "results" / "reference"
     for path in reference.write_reference_tables(tmp_path):
-        assert (committed / path.name).read_bytes() == path.read_bytes(), "rerun python -m tina_utils.reference"
+        assert (committed / path.name).read_bytes() == path.read_bytes(), "rerun python -m tina_utils.cost"
 
 
 def test_load_reference_round_trips_and_writes_when_missing(tmp_path, monkeypatch):

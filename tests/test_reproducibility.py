@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tina_utils import claims, runlog, train
-from tina_utils.config import load_recipe
+from tina_utils import claims, train
+from tina_utils.train import load_recipe, runlog
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -102,8 +102,7 @@ def test_tiny_profile_never_touches_the_network(world, monkeypatch):
 
 def test_paper_model_offline_fails_with_an_actionable_message(monkeypatch):
     from tina_utils import env
-    from tina_utils.config import load_recipe
-    from tina_utils.train import load_model_and_tokenizer
+    from tina_utils.train import load_model_and_tokenizer, load_recipe
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(env.HubUnavailable, match="huggingface-cli download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"):

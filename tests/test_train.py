@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from transformers import TrainerControl
 
-from tina_utils import runlog, tiny, train
-from tina_utils.config import load_recipe
+from tina_utils import tiny
+from tina_utils.train import load_recipe, runlog, runner  # runner: patched where it looks names up
 
 
 def _state(step, max_steps=10):
@@ -31,14 +31,14 @@ def _checkpoint(run_dir, step, complete=True):
 
 
 def test_cli_parses_recipe_overrides_and_run_dir():
-    assert train.parse_cli(["tiny", "--max_steps", "5", "--learning-rate=1e-3", "--run_dir", "/x"]) == (
+    assert runner.parse_cli(["tiny", "--max_steps", "5", "--learning-rate=1e-3", "--run_dir", "/x"]) == (
         "tiny", {"max_steps": "5", "learning_rate": "1e-3"}, "/x")
     with pytest.raises(SystemExit, match="--seed needs a value"):
-        train.parse_cli(["tiny", "--seed"])
+        runner.parse_cli(["tiny", "--seed"])
 
 
 def test_stop_at_step_stops_and_saves_while_schedule_runs_on():
-    callback, control = train.StopAtStep(stop_at_step=4), TrainerControl()
+    callback, control = runner.StopAtStep(stop_at_step=4), TrainerControl()
     callback.on_step_end(None, _state(3), control)
     assert not control.should_training_stop and not control.should_save
     callback.on_step_end(None, _state(4), control)
@@ -47,7 +47,7 @@ def test_stop_at_step_stops_and_saves_while_schedule_runs_on():
 
 def test_last_step_is_always_saved():
     control = TrainerControl()
-    train.StopAtStep(None).on_step_end(None, _state(10, max_steps=10), control)
+    runner.StopAtStep(None).on_step_end(None, _state(10, max_steps=10), control)
     assert control.should_save and not control.should_training_stop
 
 
@@ -88,35 +88,35 @@ def test_ensure_tiny_run_skips_a_complete_run(tmp_path, monkeypatch):
     run_dir = tmp_path / "02_train" / f"tiny-seed3-world{tiny.WORLD_VERSION}"
     _checkpoint(run_dir, 60)
     runlog.write_run_state(run_dir, {"status": "complete"})
-    monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("retrained a complete run"))
-    assert train.ensure_tiny_run(seed=3) == run_dir
+    monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("retrained a complete run"))
+    assert runner.ensure_tiny_run(seed=3) == run_dir
 
 
 def test_train_rejects_impossible_world_size_before_loading(tmp_path, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "3")
-    monkeypatch.setattr(train, "load_model_and_tokenizer", lambda r: pytest.fail("model loaded"))
+    monkeypatch.setattr(runner, "load_model_and_tokenizer", lambda r: pytest.fail("model loaded"))
     with pytest.raises(ValueError, match="cannot be split over 3 process"):
-        train.train(load_recipe("tiny"), tmp_path / "run")
+        runner.train(load_recipe("tiny"), tmp_path / "run")
 
 
 def test_completed_run_is_not_retrained(tmp_path, monkeypatch):
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
     _checkpoint(tmp_path / "run", 4)
     runlog.write_run_state(tmp_path / "run", {"started_at": "t0", "wall_clock_s": 12.0})
-    monkeypatch.setattr(train, "_fit", lambda *a: pytest.fail("retrained"))
-    record = train.train(load_recipe("tiny", max_steps=4), tmp_path / "run")
+    monkeypatch.setattr(runner, "_fit", lambda *a: pytest.fail("retrained"))
+    record = runner.train(load_recipe("tiny", max_steps=4), tmp_path / "run")
     assert (record["status"], record["steps"], record["checkpoints"]) == ("complete", 4, 1)
     assert record["wall_clock_s"] == 12.0  # carried over from run.json, nothing added
     assert record["gpu_type"] == "cpu" and record["n_gpus"] == 0
 
 
 def test_transition_callback_is_wired_only_when_switched_on(tmp_path):
-    assert train.transition_callbacks(load_recipe("open_rs2"), tmp_path) == []
-    assert train.transition_callbacks(load_recipe("tiny", transition_mode="off"), tmp_path) == []
-    (observer,) = train.transition_callbacks(load_recipe("tiny"), tmp_path)
+    assert runner.transition_callbacks(load_recipe("open_rs2"), tmp_path) == []
+    assert runner.transition_callbacks(load_recipe("tiny", transition_mode="off"), tmp_path) == []
+    (observer,) = runner.transition_callbacks(load_recipe("tiny"), tmp_path)
     assert observer.mode == "observe"
-    (callback,) = train.transition_callbacks(load_recipe("tiny", transition_mode="stop", transition_patience=3),
-                                             tmp_path)
+    (callback,) = runner.transition_callbacks(load_recipe("tiny", transition_mode="stop", transition_patience=3),
+                                              tmp_path)
     assert (type(callback).__name__, callback.mode, callback.patience) == ("TransitionCallback", "stop", 3)
 
 
@@ -133,7 +133,7 @@ def short_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINA_RESULTS", str(root))
-        record = train.train(_tiny(stop_at_step=2, run_id="short"))
+        record = runner.train(_tiny(stop_at_step=2, run_id="short"))
     return root, root / "02_train" / "short", record
 
 
@@ -168,7 +168,7 @@ def test_killed_run_resumes_without_lost_or_duplicated_steps(short_run, tmp_path
     # Simulate a kill during step 3's checkpoint save: a logged step 3 and a half-written checkpoint-3.
     pd.concat([first, first.tail(1).assign(step=3, reward=-99.0)]).to_csv(run_dir / "log.csv", index=False)
     (run_dir / "checkpoint-3").mkdir()
-    record = train.train(_tiny(stop_at_step=4), run_dir)
+    record = runner.train(_tiny(stop_at_step=4), run_dir)
     log = pd.read_csv(run_dir / "log.csv")
     assert log["step"].tolist() == [1, 2, 3, 4]  # nothing lost, nothing duplicated
     assert -99.0 not in log["reward"].tolist()  # the lost step was re-trained, not kept
@@ -216,7 +216,7 @@ def test_one_grpo_step_with_colocated_vllm_on_the_real_architecture(tmp_path, mo
     recipe = load_recipe("open_rs2", model=str(tmp_path / "model"), dataset="tiny", dataset_n=16, max_steps=1,
                          stop_at_step=1, max_completion_length=64, vllm_max_model_length=1024,
                          vllm_gpu_memory_utilization=0.3, save_steps=1)
-    record = train.train(recipe, tmp_path / "run")
+    record = runner.train(recipe, tmp_path / "run")
     log = pd.read_csv(tmp_path / "run" / "log.csv")
     assert record["steps"] == 1 and log["step"].tolist() == [1] and record["gpu_type"] != "cpu"
     assert log["completions/mean_length"].iloc[0] > 0 and runlog.checkpoint_steps(tmp_path / "run") == [1]

@@ -1,4 +1,6 @@
-"""Tina reproduction helpers: the notebooks in `notebooks/` call these small modules."""
+"""Tina reproduction helpers, one sub-package per notebook stage: data (01), train (02), evaluate (03), cost (04),
+phase (05), and rewards (02, 03). env, tiny, plots, pipeline and claims are shared by every stage.
+"""
 
 import warnings
 

@@ -20,9 +20,9 @@ import json
 import math
 import sys
 
-from tina_utils import early_stop, env
+from tina_utils import env
 from tina_utils import evaluate as ev
-from tina_utils.phase import detect_transition, load_logs
+from tina_utils.phase import detect_transition, early_stop, load_logs
 
 MIN_RISE = 0.4  # format reward, last 15 steps' mean minus the first 10 steps' mean
 NOISE_Z = early_stop.NOISE_Z
@@ -38,10 +38,9 @@ def log_digest(run_dir) -> str:
 
 def _base_score(run_dir, n_problems: int) -> tuple[float, float]:
     """pass@1 and its standard error of the untrained model on the held-out problems."""
-    from tina_utils.eval_sweep import base_model_of, find_checkpoints
-
     preset = ev.get_preset("tiny", n_problems=n_problems)
-    samples = ev.evaluate(base_model_of(run_dir, find_checkpoints(run_dir)), None, preset, "auto", {"base": None},
+    model = ev.base_model_of(run_dir, ev.find_checkpoints(run_dir))
+    samples = ev.evaluate(model, None, preset, "auto", {"base": None},
                           cache_path=env.results_dir("05_phase") / "early_stop_generations.jsonl")
     row = ev.summarize(samples, preset.pass_ks).query("metric == 'pass@1'").iloc[0]
     return float(row["value"]), float(row["stderr"])

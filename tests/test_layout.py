@@ -1,0 +1,137 @@
+"""The package is laid out by notebook stage, its imports go one way, and no module of the flat layout is left.
+
+Run: pytest tests/test_layout.py
+"""
+
+import ast
+import importlib
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "tina_utils"
+SHARED = {"__init__", "env", "tiny", "pipeline", "plots", "claims"}
+STAGES = {
+    "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources"},
+    "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},
+    "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
+              "grouped_trainer"},
+    "evaluate": {"__init__", "core", "backends", "checkpoint_sweep", "adapters"},
+    "cost": {"__init__", "__main__", "accounting", "reference"},
+    "phase": {"__init__", "logs", "detect", "online", "report", "early_stop"},
+}
+FLAT = ["adapters", "benchmarks", "config", "cost", "data", "early_stop", "eval_backends", "eval_sweep", "evaluate",
+        "grading", "grading_pool", "grouped_trainer", "phase", "phase_online", "phase_report", "prompts", "recipe_map",
+        "recipe_schema", "reference", "rewards", "runlog", "samples", "sources", "train", "train_logs"]
+
+
+def module_name(path: Path, root: Path) -> str:
+    """Dotted name of a .py file under `root`'s parent (a package's __init__.py is the package)."""
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """{module: modules of the package it imports}, from every import statement, at module level or in a function.
+
+    `from pkg import name` is an edge to the submodule pkg.name when there is one, else to pkg itself.
+    """
+    files = {module_name(path, root): path for path in sorted(root.rglob("*.py"))}
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                edges |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                edges |= {f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base for alias in node.names}
+        graph[name] = {edge for edge in edges if edge in files and edge != name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each sorted."""
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_each_stage_is_a_package_with_its_modules():
+    assert {path.stem for path in PACKAGE.glob("*.py")} == SHARED
+    found = {path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
+    assert found == set(STAGES)
+    for stage, modules in STAGES.items():
+        assert {path.stem for path in (PACKAGE / stage).glob("*.py")} == modules, stage
+    assert (PACKAGE / "train" / "recipes" / "tina.yaml").exists()
+    assert (PACKAGE / "train" / "recipes" / "accelerate" / "zero2.yaml").exists()
+
+
+def test_no_module_of_the_flat_layout_is_left():
+    assert [name for name in FLAT if (PACKAGE / f"{name}.py").exists()] == []
+    assert not (PACKAGE / "recipes").exists()
+
+
+def test_no_import_cycle_among_the_package_modules():
+    graph = import_graph(PACKAGE)
+    assert "tina_utils.evaluate.core" in graph["tina_utils.evaluate.checkpoint_sweep"]  # the graph sees imports
+    assert "tina_utils.rewards.verifier" in graph["tina_utils.rewards.grading_pool"]  # also inside functions
+    assert import_cycles(graph) == []
+
+
+def test_the_cycle_check_catches_a_cycle_through_a_function_level_import(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("from pkg.sub.a import f\n")
+    (package / "sub" / "a.py").write_text("from pkg.sub import b\n\ndef f():\n    return b\n")
+    (package / "sub" / "b.py").write_text("def g():\n    from pkg.sub.a import f\n    return f\n")
+    (package / "c.py").write_text("from .sub import b\n")
+    graph = import_graph(package)
+    assert graph["pkg.c"] == {"pkg.sub.b"} and graph["pkg.sub"] == {"pkg.sub.a"}
+    assert import_cycles(graph) == [["pkg.sub.a", "pkg.sub.b"]]
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_a_stage_exports_its_api_and_no_name_hides_a_submodule(stage):
+    package = importlib.import_module(f"tina_utils.{stage}")
+    assert package.__all__ and all(hasattr(package, name) for name in package.__all__)
+    assert not set(package.__all__) & STAGES[stage], "a function named like a submodule hides it"
+
+
+def test_package_data_ships_the_recipes():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for package, patterns in data.items():
+        folder = ROOT.joinpath(*package.split("."))
+        assert all(list(folder.glob(pattern)) for pattern in patterns), package
+    assert "tina_utils.train" in data

@@ -1,0 +1,8 @@
+"""`python -m tina_utils.cost`: rewrite results/reference/*.csv from the paper's numbers in reference.py."""
+
+from tina_utils import env
+from tina_utils.cost.reference import write_reference_tables
+
+if __name__ == "__main__":
+    for written in write_reference_tables():
+        print(written.relative_to(env.results_dir()))

@@ -1,0 +1,172 @@
+"""Checkpoint sweep of a training run: base + every complete checkpoint-N -> scores.csv, timing.csv, figure.
+
+The best checkpoint is chosen after the sweep by the average over benchmarks (Tina reports its best
+checkpoint); the paper comparison reads results/reference/*.csv (tina_utils.cost.reference).
+Used in: 03_evaluate (and benchmarks/bench_eval_sweep.py).
+"""
+
+import dataclasses
+import json
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from tina_utils import env, plots
+from tina_utils.evaluate import core
+
+SCORE_COLUMNS = ["run_id", "checkpoint", "step", "benchmark", "metric", "value", "stderr", "n_problems",
+                 "n_samples", "stderr_seeds"]
+TIMING_COLUMNS = ["checkpoint", "benchmark", "wall_clock_s", "device_hours", "hardware", "n_generated_tokens"]
+REFERENCE_NAMES = {"aime24": "aime24", "aime25": "aime25", "amc23": "amc23", "math_500": "math500",
+                   "math500": "math500", "gpqa_diamond": "gpqa", "gpqa": "gpqa", "minerva": "minerva"}
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """What `sweep` wrote and found."""
+
+    run_id: str
+    scores: pd.DataFrame
+    timing: pd.DataFrame
+    samples: pd.DataFrame
+    best: dict
+    out_dir: Path
+    figure: Path | None
+    cache_hits: int
+    cache_misses: int
+
+
+def step_of(checkpoint: str) -> int:
+    """0 for "base", N for "checkpoint-N"."""
+    match = re.fullmatch(r"checkpoint-(\d+)", checkpoint)
+    return int(match.group(1)) if match else 0
+
+
+def find_checkpoints(run_dir) -> dict[str, Path]:
+    """{"checkpoint-N": path} of the complete checkpoints, by step (the training marker when the run has one)."""
+    from tina_utils.train import runlog
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory {run_dir} does not exist; pass a results/02_train/<run_id> dir")
+    found = sorted((step_of(p.name), p) for p in run_dir.glob("checkpoint-*")
+                   if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name))
+    marked = any((p / runlog.MARKER).exists() for _, p in found)
+    complete = [(s, p) for s, p in found if (runlog.is_complete(p) if marked else
+                                            (p / "adapter_config.json").exists() and any(p.glob("adapter_model.*")))]
+    skipped = sorted({p.name for _, p in found} - {p.name for _, p in complete})
+    if skipped:
+        print(f"skipping incomplete checkpoints: {', '.join(skipped)}")
+    return {p.name: p for _, p in complete}
+
+
+def base_model_of(run_dir, checkpoints: dict) -> str:
+    """The run's base model: recipe.yaml `model` (tiny name resolved), else the adapter's base_model_name_or_path."""
+    import yaml
+
+    from tina_utils import tiny
+
+    recipe = Path(run_dir) / "recipe.yaml"
+    if recipe.exists():
+        model = (yaml.safe_load(recipe.read_text()) or {}).get("model")
+        if model:
+            return tiny.resolve_model(model)
+    for path in checkpoints.values():
+        return json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
+    raise ValueError(f"cannot tell the base model of {run_dir}: no recipe.yaml and no checkpoints; pass base_model=")
+
+
+def timing_table(samples: pd.DataFrame) -> pd.DataFrame:
+    """Generation seconds and tokens per (checkpoint, benchmark), summed from the cached per-sample shares."""
+    devices = 1  # every backend here runs on one device (vLLM tensor_parallel_size=1)
+    table = samples.groupby(["checkpoint", "benchmark"], sort=False).agg(
+        wall_clock_s=("gen_s", "sum"), n_generated_tokens=("n_tokens", "sum")).reset_index()
+    table["device_hours"] = table["wall_clock_s"] * devices / 3600
+    table["hardware"] = env.hardware()
+    return table[TIMING_COLUMNS]
+
+
+def best_checkpoint(scores: pd.DataFrame, metric: str = "pass@1") -> dict:
+    """The checkpoint with the highest benchmark-average score (earliest on ties), compared with the base."""
+    table = scores[scores.metric == metric].pivot_table(index="checkpoint", columns="benchmark", values="value")
+    average = table.mean(axis=1)
+    trained = average.drop("base", errors="ignore")
+    if trained.empty:
+        return {"checkpoint": "base", "step": 0, "average": float(average.get("base", math.nan))}
+    order = sorted(trained.index, key=lambda c: (-round(trained[c], 9), step_of(c)))
+    best = order[0]
+    base = float(average.get("base", math.nan))
+    return {"checkpoint": best, "step": step_of(best), "average": float(trained[best]), "base_average": base,
+            "beats_base": bool(trained[best] > base), "per_benchmark": table.loc[best].round(2).to_dict()}
+
+
+def plot_scores(scores: pd.DataFrame, run_id: str, metric: str = "pass@1"):
+    """Score vs step per benchmark (error bars: stderr over problems), base model as a dashed line."""
+    from matplotlib.figure import Figure
+
+    part = scores[scores.metric == metric]
+    benchmarks = list(dict.fromkeys(part.benchmark))
+    fig = Figure(figsize=(3.2 * len(benchmarks), 2.8), layout="constrained")
+    for ax, name in zip(fig.subplots(1, len(benchmarks), squeeze=False)[0], benchmarks):
+        rows = part[(part.benchmark == name) & (part.checkpoint != "base")].sort_values("step")
+        ax.errorbar(rows.step, rows.value, yerr=rows.stderr.fillna(0), marker="o", ms=3, capsize=2,
+                    label="checkpoints")
+        base = part[(part.benchmark == name) & (part.checkpoint == "base")]
+        if len(base):
+            ax.axhline(base.value.iloc[0], color="grey", ls="--", label="base model")
+        ax.set(title=name, xlabel="training step", ylabel=f"{metric} (%)")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{run_id}: {metric} vs step")
+    return fig
+
+
+def compare_to_paper(scores: pd.DataFrame, checkpoint: str, metric: str = "pass@1") -> pd.DataFrame | None:
+    """Our base and `checkpoint` next to the paper's base and Tina models (None without reference data)."""
+    try:
+        from tina_utils.cost import reference
+
+        paper = pd.concat([reference.load_reference("baseline_eval").head(1),
+                           reference.load_reference("tina_models")], ignore_index=True)
+    except (ImportError, OSError, KeyError):
+        return None
+    ours = scores[(scores.metric == metric) & scores.checkpoint.isin(["base", checkpoint])].copy()
+    ours["benchmark"] = ours.benchmark.map(REFERENCE_NAMES)
+    if ours.benchmark.isna().all():
+        return None  # e.g. tiny_eval: nothing in the paper to compare with
+    table = ours.dropna(subset=["benchmark"]).pivot_table(index="checkpoint", columns="benchmark", values="value")
+    table.index = [f"ours: {c}" for c in table.index]
+    columns = [c for c in reference.BENCHMARKS if c in table.columns]
+    table["avg"] = table[columns].mean(axis=1)
+    return pd.concat([table[[*columns, "avg"]], paper.set_index("model")[[*columns, "avg"]]]).round(2)
+
+
+def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_model: str | None = None,
+          out_dir=None, cache_path=None, progress: bool = False) -> SweepResult:
+    """Evaluate base + every complete checkpoint of `run_dir` (a run dir or a run id under results/02_train)."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists() and len(run_dir.parts) == 1:
+        run_dir = env.results_dir("02_train") / run_dir.name
+    checkpoints = find_checkpoints(run_dir)
+    model = base_model or base_model_of(run_dir, checkpoints)
+    run_id = run_dir.name
+    out_dir = Path(out_dir) if out_dir else env.results_dir("03_evaluate", run_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    samples = core.evaluate(model, benchmarks, preset, backend, {"base": None, **checkpoints},
+                            cache_path=cache_path or out_dir / "generations.jsonl", progress=progress)
+    preset = core.get_preset(preset) if isinstance(preset, str) else preset
+    scores = core.summarize(samples, preset.pass_ks)
+    scores.insert(0, "run_id", run_id)
+    scores.insert(2, "step", scores.checkpoint.map(step_of))
+    scores = scores[SCORE_COLUMNS]
+    timing = timing_table(samples)
+    scores.to_csv(out_dir / "scores.csv", index=False, lineterminator="\n")
+    timing.to_csv(out_dir / "timing.csv", index=False, lineterminator="\n")
+    samples.drop(columns=["gen_s"]).to_json(out_dir / "samples.jsonl", orient="records", lines=True)
+    best = best_checkpoint(scores)
+    (out_dir / "best.json").write_text(json.dumps(best, indent=1) + "\n")
+    figure = plots.save(plot_scores(scores, run_id), f"03_score_vs_step_{run_id}")
+    print(f"cache: {samples.attrs['cache_hits']} hits, {samples.attrs['cache_misses']} generated")
+    return SweepResult(run_id, scores, timing, samples, best, out_dir, figure,
+                       samples.attrs["cache_hits"], samples.attrs["cache_misses"])

@@ -1,0 +1,300 @@
+"""Evaluation with the paper's protocol: presets, cached generation, grading and pass@k with standard errors.
+
+`evaluate` generates (or reads from the JSONL cache) every (checkpoint, problem, seed, sample) completion and
+grades it; `summarize` turns the graded samples into pass@k rows. The checkpoint sweep, figure and paper
+comparison are in checkpoint_sweep.py. Used in: 03_evaluate (and benchmarks/bench_eval_sweep.py).
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from tina_utils import env
+from tina_utils.evaluate import backends
+from tina_utils.evaluate.adapters import check_adapter
+
+PAPER_SEED = 1234  # lighteval's VLLMModelConfig default seed, used by Tina's single-run scripts
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Every evaluation setting; override any field with `dataclasses.replace(preset, field=value)`."""
+
+    name: str
+    benchmarks: tuple[str, ...]
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 32768
+    max_model_len: int | None = 32768  # prompt + completion cap (Tina: 32768 - prompt tokens left to generate)
+    n_samples: int = 1  # samples per problem per seed
+    seeds: tuple[int, ...] = (PAPER_SEED,)
+    n_problems: int | None = None  # None: the whole benchmark
+    use_chat_template: bool = True
+    system_prompt: str | None = None  # None: no system turn (the paper's eval)
+    dtype: str = "bfloat16"
+    pass_ks: tuple[int, ...] = (1,)
+    batch_size: int = 2048  # prompts per backend call: the unit that is cached before the next call starts
+    max_lora_rank: int | None = None  # vLLM; None: smallest accepted value >= the adapters' ranks
+    gpu_memory_utilization: float = 0.7
+
+
+# Only these change what is generated; the cache key hashes them (n_samples/seeds/n_problems select entries).
+GENERATION_FIELDS = ("temperature", "top_p", "max_new_tokens", "max_model_len", "use_chat_template",
+                     "system_prompt", "dtype")
+PAPER_BENCHMARKS = ("aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva")
+
+PRESETS = {
+    "paper": Preset("paper", PAPER_BENCHMARKS),
+    "robust": Preset("robust", PAPER_BENCHMARKS, n_samples=4, seeds=(0, 1, 2, 3, 4), pass_ks=(1, 4)),
+    "tiny": Preset("tiny", ("tiny_eval",), max_new_tokens=64, max_model_len=None, n_samples=4, seeds=(0,),
+                   n_problems=50, dtype="float32", pass_ks=(1, 4), batch_size=100),
+}
+
+
+def get_preset(preset, **overrides) -> Preset:
+    """A preset by name (or a Preset), with any field overridden."""
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            close = env.closest_first(preset, PRESETS)
+            raise ValueError(f"unknown preset {preset!r}; valid names: {', '.join(close)}")
+        preset = PRESETS[preset]
+    if "benchmarks" in overrides and isinstance(overrides["benchmarks"], str):
+        overrides["benchmarks"] = (overrides["benchmarks"],)
+    if "seeds" in overrides:
+        overrides["seeds"] = tuple(overrides["seeds"])
+    return dataclasses.replace(preset, **overrides)
+
+
+def preset_hash(preset: Preset) -> str:
+    """Short hash of the generation-affecting fields only."""
+    fields = {f: getattr(preset, f) for f in GENERATION_FIELDS}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- pass@k and errors
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct: 1 - C(n-c, k)/C(n, k), in the stable product form."""
+    if not 0 <= c <= n or k < 1 or k > n:
+        raise ValueError(f"need 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+def stderr(values) -> float:
+    """Standard error of the mean (sample std / sqrt(count)); NaN for fewer than two values."""
+    values = pd.Series(values, dtype=float)
+    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
+
+
+# ---------------------------------------------------------------- cache
+class GenerationCache:
+    """Append-only JSONL of generations; each line is flushed as soon as its completion exists."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.records, self.hits, self.misses = {}, 0, 0
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a kill: that sample is generated again
+                self.records[record["key"]] = record
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = None
+
+    def get(self, key: str) -> dict | None:
+        return self.records.get(key)
+
+    def put(self, records: list[dict]) -> None:
+        if self._file is None:
+            self._file = self.path.open("a")
+        for record in records:
+            self._file.write(json.dumps(record) + "\n")
+            self.records[record["key"]] = record
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def cache_key(**fields) -> str:
+    """Hash of the fields that identify one generation."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def generation_stack(backend: str) -> dict:
+    """Versions of the libraries that produce a completion: an upgrade regenerates instead of reusing old text."""
+    names = ("torch", "transformers", "peft", "vllm") if "vllm" in backend else ("torch", "transformers", "peft")
+    return {name: version for name, version in env.versions().items() if name in names}
+
+
+def sample_seed(seed: int, problem_id: str, sample: int) -> int:
+    """Per-sample sampling seed, the same on every backend, independent of batch composition."""
+    return int(hashlib.sha256(f"{seed}:{problem_id}:{sample}".encode()).hexdigest()[:8], 16)
+
+
+def adapter_fingerprint(path) -> str:
+    """Content hash of an adapter's weights ("" for the base model): a retrained run never hits stale entries."""
+    if path is None:
+        return ""
+    weights = next(Path(path).glob("adapter_model.*"))
+    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- prompts and benchmarks
+def load_rows(benchmarks, n_problems=None) -> list[dict]:
+    """Canonical rows of every benchmark (tina_utils.data.load_benchmark), as dicts."""
+    from tina_utils.data.benchmarks import load_benchmark
+
+    return [row for name in benchmarks for row in load_benchmark(name, n=n_problems).to_list()]
+
+
+def prompt_ids(tokenizer, row: dict, preset: Preset) -> list[int]:
+    """Token ids of a row's prompt: chat template with generation prompt, optional system turn."""
+    messages = [m for m in row["prompt"] if m["role"] != "system"]  # the paper evaluates without one
+    if preset.system_prompt:
+        messages = [{"role": "system", "content": preset.system_prompt}, *messages]
+    if preset.use_chat_template:
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    return tokenizer("\n\n".join(m["content"] for m in messages))["input_ids"]
+
+
+# ---------------------------------------------------------------- evaluate
+def _requests(model, adapters, rows, preset, backend, tokenizer):
+    """One request per (checkpoint, problem, seed, sample) with its cache key."""
+    phash, requests = preset_hash(preset), []
+    stack = generation_stack(backend)
+    ids = {row["benchmark"] + row["id"]: prompt_ids(tokenizer, row, preset) for row in rows}
+    for checkpoint, path in adapters.items():
+        fingerprint = adapter_fingerprint(path)
+        for row in rows:
+            ptoks = ids[row["benchmark"] + row["id"]]
+            prompt_hash = hashlib.sha256(json.dumps(ptoks).encode()).hexdigest()[:12]
+            for seed in preset.seeds:
+                for sample in range(preset.n_samples):
+                    key = cache_key(model=str(model), adapter=fingerprint, checkpoint=checkpoint,
+                                    benchmark=row["benchmark"], problem_id=row["id"], sample=sample, seed=seed,
+                                    preset=phash, backend=backend, prompt=prompt_hash, stack=stack)
+                    requests.append(dict(key=key, checkpoint=checkpoint, row=row, seed=seed, sample=sample,
+                                         prompt_ids=ptoks, sample_seed=sample_seed(seed, row["id"], sample)))
+    return requests
+
+
+def _generate_missing(missing, model, adapters, preset, backend, cache, progress):
+    """Generate uncached requests checkpoint by checkpoint; every batch is appended to the cache at once."""
+    engine = backends.open_backend(backend, model, adapters, preset)
+    try:
+        for checkpoint in adapters:
+            todo = [r for r in missing if r["checkpoint"] == checkpoint]
+            for start in range(0, len(todo), preset.batch_size):
+                batch = todo[start:start + preset.batch_size]
+                began = time.time()
+                outs = engine.generate(checkpoint, [r["prompt_ids"] for r in batch],
+                                       [r["sample_seed"] for r in batch])
+                seconds, tokens = time.time() - began, max(1, sum(o["n_tokens"] for o in outs))
+                cache.put([{"key": r["key"], "checkpoint": checkpoint, "benchmark": r["row"]["benchmark"],
+                            "problem_id": r["row"]["id"], "seed": r["seed"], "sample": r["sample"],
+                            "backend": backend, **{k: o[k] for k in backends.RESULT_KEYS},
+                            "gen_s": seconds * o["n_tokens"] / tokens} for r, o in zip(batch, outs)])
+                if progress:
+                    print(f"{checkpoint}: generated {start + len(batch)}/{len(todo)}", flush=True)
+    finally:
+        engine.close()
+
+
+def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", adapters: dict | None = None,
+             cache_path=None, check_base: bool = True, progress: bool = False) -> pd.DataFrame:
+    """Graded samples (one row per checkpoint x problem x seed x sample) of `model` and its `adapters`.
+
+    adapters: {checkpoint name: PEFT adapter dir or None for the base model}; default {"base": None}.
+    Completions come from the JSONL cache at `cache_path` when present; `df.attrs` holds cache hits/misses.
+    """
+    from transformers import AutoTokenizer
+
+    from tina_utils import env, tiny
+
+    model = tiny.resolve_model(model)
+    preset = get_preset(preset) if isinstance(preset, (str, Preset)) else preset
+    benchmarks = tuple([benchmarks] if isinstance(benchmarks, str) else benchmarks or preset.benchmarks)
+    adapters = adapters or {"base": None}
+    for path in adapters.values():
+        if path is not None:
+            check_adapter(path, model, check_base=check_base)
+    backend = backends.resolve_backend(backend)
+    rows = load_rows(benchmarks, preset.n_problems)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    requests = _requests(model, adapters, rows, preset, backend, tokenizer)
+    cache = GenerationCache(cache_path or env.results_dir("03_evaluate", "cache") / "generations.jsonl")
+    missing = [r for r in requests if cache.get(r["key"]) is None]
+    cache.hits, cache.misses = len(requests) - len(missing), len(missing)
+    try:
+        if missing:
+            _generate_missing(missing, model, adapters, preset, backend, cache, progress)
+    finally:
+        cache.close()
+    samples = grade_samples(requests, cache)
+    samples.attrs.update(cache_hits=cache.hits, cache_misses=cache.misses, cache_path=str(cache.path))
+    return samples
+
+
+def grade_samples(requests, cache) -> pd.DataFrame:
+    """Grade every cached completion with its benchmark's profile (tina_utils.rewards.grading)."""
+    records = []
+    for r in requests:
+        out = cache.get(r["key"])
+        records.append(dict(checkpoint=r["checkpoint"], benchmark=r["row"]["benchmark"], problem_id=r["row"]["id"],
+                            seed=r["seed"], sample=r["sample"], profile=r["row"]["profile"], gold=r["row"]["gold"],
+                            completion=out["text"], n_tokens=out["n_tokens"], hit_limit=out["hit_limit"],
+                            gen_s=out.get("gen_s", math.nan)))
+    samples = pd.DataFrame(records)
+    return grade_frame(samples) if len(samples) else samples
+
+
+def grade_frame(samples: pd.DataFrame) -> pd.DataFrame:
+    """Add `correct` (bool), `graded` (False when the gold is unparseable) and `extracted` per profile."""
+    from tina_utils.rewards import grading
+
+    samples = samples.copy()
+    samples["correct"], samples["graded"], samples["extracted"] = False, True, None
+    for profile, part in samples.groupby("profile"):
+        verdicts = grading.grade_many(list(zip(part["completion"], part["gold"])), profile=profile)
+        samples.loc[part.index, "correct"] = [v is True for v in verdicts]
+        samples.loc[part.index, "graded"] = [v is not None for v in verdicts]
+        samples.loc[part.index, "extracted"] = [grading.extract_answer(t, profile=profile)
+                                                for t in part["completion"]]
+    samples["correct"] = samples["correct"].astype(bool)
+    return samples
+
+
+def summarize(samples: pd.DataFrame, pass_ks=(1,)) -> pd.DataFrame:
+    """pass@k per (checkpoint, benchmark) in percent, with standard errors over problems and over seeds.
+
+    value: mean over problems of the unbiased pass@k from all of a problem's samples (pass@1 = mean accuracy);
+    stderr: over problems; stderr_seeds: over the per-seed scores (NaN with one seed).
+    """
+    rows = []
+    for (checkpoint, benchmark), part in samples.groupby(["checkpoint", "benchmark"], sort=False):
+        per_problem = part.groupby("problem_id")["correct"].agg(["size", "sum"])
+        n = int(per_problem["size"].min())
+        for k in [k for k in pass_ks if k <= n]:
+            scores = [pass_at_k(int(s), int(c), k) for s, c in zip(per_problem["size"], per_problem["sum"])]
+            per_seed = [part[part.seed == s].groupby("problem_id")["correct"].agg(["size", "sum"])
+                        for s in sorted(part.seed.unique())]
+            seed_scores = [sum(pass_at_k(int(s), int(c), k) for s, c in zip(p["size"], p["sum"])) / len(p)
+                           for p in per_seed if int(p["size"].min()) >= k]
+            rows.append(dict(checkpoint=checkpoint, benchmark=benchmark, metric=f"pass@{k}",
+                             value=100 * sum(scores) / len(scores), stderr=100 * stderr(scores),
+                             n_problems=len(per_problem), n_samples=n,
+                             stderr_seeds=100 * stderr(seed_scores)))
+    return pd.DataFrame(rows)
+

@@ -1,0 +1,222 @@
+"""Stop at the phase transition: what stopping saved and scored, on our runs and projected for Tina's.
+
+A run trained with `transition_mode: observe` (or `stop`) leaves `transition.json` in its run dir
+(`tina_utils.phase.online.TransitionCallback`); with its checkpoint sweep (`tina_utils.evaluate.sweep`) this
+module answers "what would stopping there have cost and scored", and compares a real early-stopped run with
+the unstopped run of the same seed. Used in: notebooks 04 (cost table) and 05 (the stop itself).
+"""
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from tina_utils import cost, env, plots
+from tina_utils import evaluate as ev
+from tina_utils.cost.reference import load_reference
+from tina_utils.evaluate import base_model_of, find_checkpoints, step_of
+from tina_utils.phase.detect import detect_transition
+from tina_utils.phase.logs import load_logs
+
+NOISE_Z = 2.0  # "within the noise": |score difference| <= NOISE_Z x its standard error (about a 95 % band)
+
+
+def run_path(run) -> Path:
+    """A run dir, or a run id under results/02_train."""
+    path = Path(run)
+    return path if path.exists() else env.results_dir("02_train") / str(run)
+
+
+def read_transition(run) -> dict | None:
+    """The run's transition.json (None when the callback never ran in it)."""
+    path = run_path(run) / "transition.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def stop_step(record: dict | None) -> int | None:
+    """Where training stops (mode stop) or would have stopped (observe): confirmation + patience."""
+    if not record or record.get("detected_at") is None:
+        return None
+    return record["stop_at"] if record.get("stop_at") is not None else record["detected_at"] + record["patience"]
+
+
+def training_seconds(run) -> pd.Series:
+    """Cumulative training seconds by step, from log.csv's per-step time."""
+    logs = pd.read_csv(run_path(run) / "log.csv")
+    return logs.set_index("step")["step_time"].cumsum()
+
+
+def saving(run) -> dict:
+    """Steps and training seconds a stop at the transition saves (or saved) against the run's full schedule."""
+    path = run_path(run)
+    record = read_transition(path)
+    recipe = _recipe(path)
+    planned = recipe.get("stop_at_step") or recipe["max_steps"]
+    seconds = training_seconds(path)
+    stop = stop_step(record)
+    out = {"run_id": path.name, "mode": (record or {}).get("mode", "off"), "planned_steps": planned,
+           "trained_steps": int(seconds.index.max()), "seconds_trained": float(seconds.iloc[-1]), "stop_step": stop,
+           "kept_checkpoint": (record or {}).get("kept_checkpoint")}
+    if stop is None:
+        return {**out, "steps_saved": 0, "fraction_saved": 0.0, "seconds_to_stop": math.nan, "seconds_saved": math.nan}
+    per_step = seconds.iloc[-1] / len(seconds)  # steps not trained (a stopped run) cost the run's mean step time
+    full = seconds.iloc[-1] + per_step * (planned - out["trained_steps"])
+    to_stop = float(seconds.loc[:stop].iloc[-1])
+    return {**out, "steps_saved": planned - stop, "fraction_saved": (planned - stop) / planned,
+            "seconds_to_stop": to_stop, "seconds_saved": full - to_stop}
+
+
+def _recipe(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((path / "recipe.yaml").read_text())
+
+
+def saving_table(checkpoints: pd.DataFrame | None = None, run_ids=None) -> pd.DataFrame:
+    """saving() of every run in results/runs.csv that has a transition.json, priced like its training; with
+    `checkpoints` (cost.checkpoint_costs) also the kept checkpoint's score next to the run's best."""
+    rows = []
+    for run in cost.load_runs().itertuples():
+        if (run_ids is not None and run.run_id not in run_ids) or read_transition(run.run_id) is None:
+            continue
+        row = saving(run.run_id)
+        hours_saved = row["seconds_saved"] * run.gpu_hours / row["seconds_trained"]
+        row.update(unit=cost.unit(run.gpu_type), device_hours=run.gpu_hours, device_hours_saved=hours_saved,
+                   usd_saved=cost.cost(hours_saved, run.gpu_type))
+        if checkpoints is not None:
+            scored = checkpoints[checkpoints["run_id"] == run.run_id].dropna(subset=["score"]).set_index("checkpoint")
+            row.update(kept_score=scored["score"].get(row["kept_checkpoint"], math.nan),
+                       best_checkpoint=scored["score"].idxmax() if len(scored) else None,
+                       best_score=scored["score"].max())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def evaluate_checkpoints(run, checkpoints=None, preset="tiny", cache_path=None, **preset_overrides) -> pd.DataFrame:
+    """Scores (the sweep's scores.csv columns) of `checkpoints` of `run` (default: every complete one, base excluded).
+
+    The default cache is shared by all runs, so a stopped run's checkpoints that are bit-identical to the
+    unstopped run's (same seed, same steps) are not generated twice.
+    """
+    path = run_path(run)
+    found = find_checkpoints(path)
+    missing = sorted(set(checkpoints or ()) - set(found))
+    if missing:
+        raise ValueError(f"{path.name} has no complete {missing}; it has {sorted(found, key=step_of)}")
+    preset = ev.get_preset(preset, **{k: v for k, v in preset_overrides.items() if v is not None})
+    chosen = {name: found[name] for name in (checkpoints or found)}
+    samples = ev.evaluate(base_model_of(path, found), None, preset, "auto", chosen,
+                          cache_path=cache_path or env.results_dir("05_phase") / "early_stop_generations.jsonl")
+    scores = ev.summarize(samples, preset.pass_ks)
+    scores.insert(0, "run_id", path.name)
+    scores.insert(2, "step", scores["checkpoint"].map(step_of))
+    return scores
+
+
+def scores_by_checkpoint(scores: pd.DataFrame, metric: str = "pass@1") -> pd.DataFrame:
+    """Mean score and standard error over benchmarks per checkpoint (base excluded), by step."""
+    df = scores[(scores["metric"] == metric) & (scores["checkpoint"] != "base")]
+    grouped = df.groupby(["checkpoint", "step"])
+    table = pd.DataFrame({"score": grouped["value"].mean(),
+                          "stderr": grouped["stderr"].apply(lambda s: math.sqrt((s ** 2).sum()) / len(s))})
+    return table.reset_index().sort_values("step").set_index("checkpoint")
+
+
+def compare(full_run, stopped_run, full_scores: pd.DataFrame, stopped_scores: pd.DataFrame) -> dict:
+    """The acceptance quantities: where the stop fell against the unstopped run's transition, and how the kept
+    checkpoint scores against the unstopped run's best (difference, its standard error, within the noise)."""
+    full, stopped = run_path(full_run), run_path(stopped_run)
+    record = read_transition(stopped)
+    if not record or record.get("stop_at") is None:
+        raise ValueError(f"{stopped.name} did not stop at a transition (transition.json: {record}); "
+                         "train it with transition_mode: stop")
+    offline = detect_transition(load_logs(full))
+    full_table, stopped_table = scores_by_checkpoint(full_scores), scores_by_checkpoint(stopped_scores)
+    best = full_table["score"].idxmax()
+    kept = record["kept_checkpoint"]
+    if kept not in stopped_table.index:
+        raise ValueError(f"the kept checkpoint {kept} of {stopped.name} has no score; evaluate the stopped run first")
+    diff = float(stopped_table.loc[kept, "score"] - full_table.loc[best, "score"])
+    se = math.hypot(stopped_table.loc[kept, "stderr"], full_table.loc[best, "stderr"])
+    full_saving, stop_saving = saving(full), saving(stopped)
+    return {"full_run": full.name, "stopped_run": stopped.name,
+            "full_transition_step": offline.step if offline else None,
+            "full_transition_interval": [offline.lo, offline.hi] if offline else None,
+            "detected_step": record["transition"]["step"], "confirmed_at": record["detected_at"],
+            "stopped_at": stop_saving["trained_steps"],
+            "stop_minus_transition": stop_saving["trained_steps"] - offline.step if offline else None,
+            "kept_checkpoint": kept, "kept_score": float(stopped_table.loc[kept, "score"]),
+            "kept_stderr": float(stopped_table.loc[kept, "stderr"]), "best_checkpoint": best,
+            "best_score": float(full_table.loc[best, "score"]), "best_stderr": float(full_table.loc[best, "stderr"]),
+            "score_diff": diff, "diff_stderr": float(se), "within_noise": bool(abs(diff) <= NOISE_Z * se),
+            "planned_steps": stop_saving["planned_steps"], "steps_saved": stop_saving["steps_saved"],
+            "cpu_seconds_full": full_saving["seconds_trained"], "cpu_seconds_stopped": stop_saving["seconds_trained"],
+            "observed_stop_in_full_run": full_saving["stop_step"]}
+
+
+def paper_projection(lag_steps: int = 10) -> pd.DataFrame:
+    """Tina's runs had they stopped at the transition: PROJECTED, assuming (paper §5) the transition sits at the
+    best checkpoint and is confirmed `lag_steps` later; every checkpoint up to the stop is still evaluated."""
+    costs, models = load_reference("costs"), load_reference("tina_models")
+    rows = []
+    for model in models.dropna(subset=["best_step", "stop_step"]).itertuples():
+        task = costs[(costs["kind"] == "task") & costs["task"].map(model.model.startswith)]
+        if task.empty:
+            continue
+        task = task.iloc[0]
+        stop = min(model.best_step + lag_steps, model.stop_step)
+        share = stop / model.stop_step
+        rows.append({"task": task["task"], "best_step": int(model.best_step), "trained_steps": int(model.stop_step),
+                     "projected_stop": int(stop), "train_usd": task["train_usd"], "eval_usd": task["eval_usd"],
+                     "stopped_usd": (task["train_usd"] + task["eval_usd"]) * share,
+                     "saved_usd": (task["train_usd"] + task["eval_usd"]) * (1 - share), "fraction_saved": 1 - share})
+    return pd.DataFrame(rows)
+
+
+def plot_projection(table: pd.DataFrame, name: str | None = "early_stop_paper_projection"):
+    """Tina's train + eval cost per run as trained vs stopped at the transition (projected), one bar pair per run."""
+    fig = plots.figure(6.5, 3)
+    ax = fig.subplots()
+    x = range(len(table))
+    ax.bar([i - 0.2 for i in x], table["train_usd"] + table["eval_usd"], 0.4, color="0.6", label="as trained (paper)")
+    ax.bar([i + 0.2 for i in x], table["stopped_usd"], 0.4, color="C0", label="stopped at the transition (projected)")
+    for i, row in zip(x, table.itertuples()):
+        ax.text(i + 0.2, row.stopped_usd, f"-{row.fraction_saved:.0%}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(list(x), [t.replace("Tina-", "") for t in table["task"]], fontsize=8)
+    ax.set(ylabel="train + eval (USD)", title="What stopping at the transition would have saved")
+    ax.legend(fontsize=7)
+    if name:
+        plots.save(fig, name)
+    return fig
+
+
+def plot_stop(full_run, stopped_run, full_scores: pd.DataFrame, stopped_scores: pd.DataFrame, name: str | None = None):
+    """Format reward of both runs with the stop, and checkpoint scores (± 1 stderr) of both; saved under figures/."""
+    full_logs, stopped_logs = load_logs(run_path(full_run)), load_logs(run_path(stopped_run))
+    record = read_transition(stopped_run) or {}
+    fig = plots.figure(9, 3.2)
+    left, right = fig.subplots(1, 2)
+    left.plot(full_logs["step"], full_logs["format_reward"], color="0.6", lw=1, label="unstopped run")
+    left.plot(stopped_logs["step"], stopped_logs["format_reward"], color="C0", lw=1.4, label="stopped run")
+    for ax in (left, right):
+        if record.get("transition"):
+            ax.axvline(record["transition"]["step"], color="C3", lw=1, label="detected transition")
+        if record.get("stop_at") is not None:
+            ax.axvline(record["stop_at"], color="k", ls="--", lw=1, label="stop")
+    left.set(title="format reward", xlabel="step")
+    stopped_table = scores_by_checkpoint(stopped_scores)
+    for table, colour, label in ((scores_by_checkpoint(full_scores), "0.5", "unstopped run"),
+                                 (stopped_table, "C0", "stopped run")):
+        right.errorbar(table["step"], table["score"], yerr=table["stderr"], color=colour, marker="o", ms=4,
+                       capsize=2, label=label)
+    kept = record.get("kept_checkpoint")
+    if kept in stopped_table.index:
+        right.plot(stopped_table.loc[kept, "step"], stopped_table.loc[kept, "score"], "*", color="C3", ms=13,
+                   label="kept checkpoint")
+    right.set(title="held-out pass@1 (%) per checkpoint", xlabel="step")
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
+    if name:
+        plots.save(fig, name)
+    return fig
