@@ -45,7 +45,8 @@ def other_rounding() -> dict:
 def test_claims_hold_on_another_machine(tmp_path):
     environ = {**other_rounding(), "TINA_HOME": str(tmp_path / "home"), "TINA_RESULTS": str(tmp_path / "results")}
     out = tmp_path / "claims.json"
-    done = subprocess.run([sys.executable, "-m", "tina_utils.claims", "--seed", "0", "--out", str(out)], cwd=ROOT,
+    command = [sys.executable, "-m", "tina_utils.claims", "--seed", "0", "--n_problems", "100", "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT,
                           env=environ, capture_output=True, text=True, timeout=1500)
     assert out.exists(), done.stderr[-3000:]
     there = json.loads(out.read_text())
