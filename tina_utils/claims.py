@@ -37,6 +37,11 @@ def log_digest(run_dir) -> str:
     return hashlib.sha256(values.to_csv(index=False).encode()).hexdigest()[:16]
 
 
+def format_rise(logs) -> float:
+    """Claim 1's quantity: mean format reward of the last 15 logged steps minus that of the first 10."""
+    return float(logs["format_reward"].tail(15).mean() - logs["format_reward"].head(10).mean())
+
+
 def _base_score(run_dir, n_problems: int) -> tuple[float, float]:
     """pass@1 and its standard error of the untrained model on the held-out problems."""
     preset = ev.get_preset("tiny", n_problems=n_problems)
@@ -74,7 +79,7 @@ def check(seed: int = 0, n_problems: int = N_PROBLEMS) -> dict:
     base, base_se = _base_score(full, n_problems)
     top = best["score"].idxmax()
     result = {"seed": seed, "log_digest": log_digest(full),
-              "format_rise": float(logs["format_reward"].tail(15).mean() - logs["format_reward"].head(10).mean()),
+              "format_rise": format_rise(logs),
               "online_confirmed_at": (early_stop.read_transition(full) or {}).get("detected_at"),
               "transition_step": found.step if found else None,
               "transition_strength": round(found.strength, 2) if found else None,
