@@ -12,13 +12,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tina_utils"
-SHARED = {"__init__", "env", "tiny", "pipeline", "plots", "claims"}
+SHARED = {"__init__", "env", "tiny", "r1_mini", "worlds", "pipeline", "plots", "claims"}
 STAGES = {
     "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources"},
     "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},
     "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
-              "grouped_trainer"},
-    "evaluate": {"__init__", "core", "backends", "checkpoint_sweep", "adapters"},
+              "grouped_trainer", "machine"},
+    "evaluate": {"__init__", "__main__", "cli", "core", "backends", "checkpoint_sweep", "adapters"},
     "cost": {"__init__", "__main__", "accounting", "reference"},
     "phase": {"__init__", "logs", "detect", "online", "report", "early_stop"},
 }

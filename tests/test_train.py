@@ -33,7 +33,7 @@ def _checkpoint(run_dir, step, complete=True):
 def test_cli_parses_recipe_overrides_and_run_dir():
     assert runner.parse_cli(["tiny", "--max_steps", "5", "--learning-rate=1e-3", "--run_dir", "/x"]) == (
         "tiny", {"max_steps": "5", "learning_rate": "1e-3"}, "/x")
-    with pytest.raises(SystemExit, match="--seed needs a value"):
+    with pytest.raises(ValueError, match="--seed needs a value"):
         runner.parse_cli(["tiny", "--seed"])
 
 

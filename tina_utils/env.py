@@ -4,6 +4,7 @@ import os
 import platform
 import random
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -110,6 +111,9 @@ def from_hub(load, repo_id: str, kind: str = "model", **kwargs):
     except (OSError, ConnectionError) as error:
         if Path(str(repo_id)).exists():
             raise
+        if str(repo_id).startswith((".", "/", "~")) or str(repo_id).count("/") > 1:
+            raise HubUnavailable(f"{kind} path {str(repo_id)!r} does not exist; pass an existing local folder or a "
+                                 f"Hub id such as deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") from error
         offline = os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True")
         why = "HF_HUB_OFFLINE=1 is set" if offline else "the Hugging Face Hub could not be reached"
         raise HubUnavailable(
@@ -117,3 +121,34 @@ def from_hub(load, repo_id: str, kind: str = "model", **kwargs):
             f"with internet (`huggingface-cli download {repo_id}{' --repo-type dataset' if kind == 'dataset' else ''}`)"
             f", pass a local path instead, or use the offline tiny profile (profile='tiny', recipe 'tiny')."
         ) from error
+
+
+# What a bad command line, recipe, file or model id raises; anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, KeyError, TypeError, FileNotFoundError, PermissionError, HubUnavailable)
+
+
+def cli_parser(**kwargs):
+    """An argparse parser whose usage errors are ValueErrors, so `run_cli` prints them as one line (exit 2)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise ValueError(f"{message} (see --help)")
+
+    return Parser(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
+def run_cli(main, argv: list[str]):
+    """Call `main(argv)`; a user error becomes one `error: ...` line on stderr and exit code 2.
+
+    `--debug` anywhere on the command line (or TINA_DEBUG=1) shows the full traceback instead.
+    """
+    debug = "--debug" in argv or os.environ.get("TINA_DEBUG") == "1"
+    try:
+        return main([arg for arg in argv if arg != "--debug"])
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(f"error: {' '.join(str(message).split())} (--debug shows the traceback)", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -5,7 +5,6 @@
     python -m tina_utils.pipeline --inplace notebooks/02_train_lora_grpo.ipynb   # refresh a committed notebook
 """
 
-import argparse
 import re
 import shutil
 import sys
@@ -118,14 +117,40 @@ def _parse_parameters(pairs: list[list[str]]) -> dict:
     return {name: yaml.safe_load(value) for name, value in pairs}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parameter_names(path: Path) -> set[str]:
+    """Names assigned in a notebook's `parameters`-tagged cell."""
+    import ast
+
+    cells = [c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+    return {target.id for cell in cells for node in ast.walk(ast.parse(cell.source))
+            if isinstance(node, ast.Assign) for target in node.targets if isinstance(target, ast.Name)}
+
+
+def check_request(only: list[str] | None, parameters: dict, inplace: list[Path] | None) -> None:
+    """Unknown notebook numbers, parameter names and missing notebook files are errors before anything runs."""
+    numbers = [path.name[:2] for path in notebooks()]
+    for number in only or []:
+        if number not in numbers:
+            raise ValueError(f"--only {number!r} names no notebook; valid numbers: {', '.join(numbers)}")
+    for path in inplace or []:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"--inplace {str(path)!r} does not exist")
+    known = {name for path in (inplace or notebooks(only)) for name in parameter_names(path)}
+    unknown = sorted(set(parameters) - known - {"profile"})
+    if unknown:
+        raise ValueError(f"parameter {unknown[0]!r} is not in any selected notebook's parameters cell; "
+                         f"valid names: {', '.join(sorted(known))}")
+
+
+def run(argv: list[str]) -> int:
+    """Parse the command line, check it, and run the series (or refresh notebooks in place)."""
+    parser = env.cli_parser(prog="python -m tina_utils.pipeline", description=__doc__)
     parser.add_argument("--profile", default="tiny", choices=["tiny", "paper"])
     parser.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 01 03")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--inplace", nargs="*", type=Path, help="notebooks to execute and overwrite in place")
     args = parser.parse_args(argv)
+    check_request(args.only, _parse_parameters(args.parameter), args.inplace)
     try:
         if args.inplace:
             for path in args.inplace:
@@ -137,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point: bad input is one line on stderr and exit code 2 (--debug shows the traceback)."""
+    return env.run_cli(run, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -101,8 +101,9 @@ def _required_columns(spec: dict) -> list[str]:
     return list(dict.fromkeys(spec[key].split(".")[0] for key in ("problem", "gold")))
 
 
-def _check_schema(name: str, spec: dict, found) -> None:
-    """Raise when `found` lacks the columns `name` reads, naming the registry entries it would fit."""
+def check_schema(name: str, found) -> None:
+    """Raise when the columns `found` lack those dataset `name` reads, naming the registry entries they would fit."""
+    spec = dataset_spec(name)
     try:
         sources.check_columns("training dataset", name, found, _required_columns(spec))
     except ValueError as error:
@@ -149,7 +150,7 @@ def prepare_train_dataset(name: str, raw, tokenizer=None, max_prompt_tokens=None
     spec = dataset_spec(name)
     if max_prompt_tokens is not None and tokenizer is None:
         raise ValueError("max_prompt_tokens needs a tokenizer to count prompt tokens")
-    _check_schema(name, spec, raw.column_names)
+    check_schema(name, raw.column_names)
     system = system_prompt(name)
     rng = random.Random(seed)
     id_col = [spec["id"].split(".")[0]] if spec.get("id") and spec["id"].split(".")[0] in raw.column_names else []

@@ -63,16 +63,16 @@ def find_checkpoints(run_dir) -> dict[str, Path]:
 
 
 def base_model_of(run_dir, checkpoints: dict) -> str:
-    """The run's base model: recipe.yaml `model` (tiny name resolved), else the adapter's base_model_name_or_path."""
+    """The run's base model: recipe.yaml `model` (offline world names resolved), else the adapter's base_model_name_or_path."""
     import yaml
 
-    from tina_utils import tiny
+    from tina_utils import worlds
 
     recipe = Path(run_dir) / "recipe.yaml"
     if recipe.exists():
         model = (yaml.safe_load(recipe.read_text()) or {}).get("model")
         if model:
-            return tiny.resolve_model(model)
+            return worlds.resolve_model(model)
     for path in checkpoints.values():
         return json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
     raise ValueError(f"cannot tell the base model of {run_dir}: no recipe.yaml and no checkpoints; pass base_model=")
@@ -143,8 +143,11 @@ def compare_to_paper(scores: pd.DataFrame, checkpoint: str, metric: str = "pass@
 
 
 def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_model: str | None = None,
-          out_dir=None, cache_path=None, progress: bool = False) -> SweepResult:
-    """Evaluate base + every complete checkpoint of `run_dir` (a run dir or a run id under results/02_train)."""
+          out_dir=None, cache_path=None, progress: bool = False, data_paths: dict | None = None) -> SweepResult:
+    """Evaluate base + every complete checkpoint of `run_dir` (a run dir or a run id under results/02_train).
+
+    data_paths: {benchmark: local file in its Hub schema} for machines without the Hub.
+    """
     run_dir = Path(run_dir)
     if not run_dir.exists() and len(run_dir.parts) == 1:
         run_dir = env.results_dir("02_train") / run_dir.name
@@ -154,7 +157,8 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
     out_dir = Path(out_dir) if out_dir else env.results_dir("03_evaluate", run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = core.evaluate(model, benchmarks, preset, backend, {"base": None, **checkpoints},
-                            cache_path=cache_path or out_dir / "generations.jsonl", progress=progress)
+                            cache_path=cache_path or out_dir / "generations.jsonl", progress=progress,
+                            data_paths=data_paths)
     preset = core.get_preset(preset) if isinstance(preset, str) else preset
     scores = core.summarize(samples, preset.pass_ks)
     scores.insert(0, "run_id", run_id)

@@ -151,11 +151,12 @@ def adapter_fingerprint(path) -> str:
 
 
 # ---------------------------------------------------------------- prompts and benchmarks
-def load_rows(benchmarks, n_problems=None) -> list[dict]:
-    """Canonical rows of every benchmark (tina_utils.data.load_benchmark), as dicts."""
+def load_rows(benchmarks, n_problems=None, data_paths: dict | None = None) -> list[dict]:
+    """Canonical rows of every benchmark (tina_utils.data.load_benchmark), as dicts; `data_paths`: local files."""
     from tina_utils.data.benchmarks import load_benchmark
 
-    return [row for name in benchmarks for row in load_benchmark(name, n=n_problems).to_list()]
+    paths = data_paths or {}
+    return [row for name in benchmarks for row in load_benchmark(name, n=n_problems, path=paths.get(name)).to_list()]
 
 
 def prompt_ids(tokenizer, row: dict, preset: Preset) -> list[int]:
@@ -213,17 +214,19 @@ def _generate_missing(missing, model, adapters, preset, backend, cache, progress
 
 
 def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", adapters: dict | None = None,
-             cache_path=None, check_base: bool = True, progress: bool = False) -> pd.DataFrame:
+             cache_path=None, check_base: bool = True, progress: bool = False,
+             data_paths: dict | None = None) -> pd.DataFrame:
     """Graded samples (one row per checkpoint x problem x seed x sample) of `model` and its `adapters`.
 
     adapters: {checkpoint name: PEFT adapter dir or None for the base model}; default {"base": None}.
+    data_paths: {benchmark: local file in its Hub schema} for machines without the Hub.
     Completions come from the JSONL cache at `cache_path` when present; `df.attrs` holds cache hits/misses.
     """
     from transformers import AutoTokenizer
 
-    from tina_utils import env, tiny
+    from tina_utils import env, worlds
 
-    model = tiny.resolve_model(model)
+    model = worlds.resolve_model(model)
     preset = get_preset(preset) if isinstance(preset, (str, Preset)) else preset
     benchmarks = tuple([benchmarks] if isinstance(benchmarks, str) else benchmarks or preset.benchmarks)
     adapters = adapters or {"base": None}
@@ -231,8 +234,8 @@ def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", 
         if path is not None:
             check_adapter(path, model, check_base=check_base)
     backend = backends.resolve_backend(backend)
-    rows = load_rows(benchmarks, preset.n_problems)
-    tokenizer = AutoTokenizer.from_pretrained(model)
+    rows = load_rows(benchmarks, preset.n_problems, data_paths)
+    tokenizer = env.from_hub(AutoTokenizer.from_pretrained, model)
     requests = _requests(model, adapters, rows, preset, backend, tokenizer)
     cache = GenerationCache(cache_path or env.results_dir("03_evaluate", "cache") / "generations.jsonl")
     missing = [r for r in requests if cache.get(r["key"]) is None]

@@ -177,7 +177,6 @@ def validate(recipe: Recipe) -> Recipe:
          f"has {len(r.reward_weights)} entries but reward_funcs has {len(r.reward_funcs)}"),
         (bool(r.reward_funcs), "reward_funcs", "must name at least one reward"),
         (not (r.use_cpu and r.use_vllm), "use_vllm", "must be false when use_cpu is true (vLLM needs a GPU)"),
-        (not (r.use_cpu and r.bf16), "bf16", "must be false when use_cpu is true"),
     ]
     for ok, key, message in checks:
         if not ok:
@@ -200,6 +199,7 @@ def validate(recipe: Recipe) -> Recipe:
         if name not in rewards:
             raise ValueError(f"recipe {r.name!r}: unknown reward {name!r}{_closest(name, rewards)}; "
                              f"valid: {', '.join(rewards)}")
+    _check_dataset_path(r)
     datasets = _known_names("datasets")
     if datasets and r.dataset_path is None and r.dataset not in datasets:
         raise ValueError(f"recipe {r.name!r}: unknown dataset {r.dataset!r}{_closest(r.dataset, datasets)}; "
@@ -207,13 +207,27 @@ def validate(recipe: Recipe) -> Recipe:
     return recipe
 
 
+def _check_dataset_path(r: Recipe) -> None:
+    """A given dataset_path must exist, and only datasets read from files take one."""
+    if r.dataset_path is None:
+        return
+    if not Path(r.dataset_path).expanduser().exists():
+        raise FileNotFoundError(f"recipe {r.name!r}: dataset_path {r.dataset_path!r} does not exist; pass a local "
+                                f"jsonl/parquet file of dataset {r.dataset!r} in its Hub schema")
+    if r.dataset.startswith("tiny"):
+        raise ValueError(f"recipe {r.name!r}: dataset {r.dataset!r} is generated offline and reads no file, so "
+                         f"dataset_path {r.dataset_path!r} would be ignored; drop it, or set --dataset to the "
+                         f"dataset whose schema the file has")
+
+
 def run_id(recipe: Recipe) -> str:
-    """The run directory name: the recipe's `run_id` or '<name>-seed<seed>' (+ '-world<N>' on the tiny world)."""
+    """The run directory name: the recipe's `run_id` or '<name>-seed<seed>' (+ the offline world's version)."""
     if recipe.run_id:
         return recipe.run_id
-    from tina_utils import tiny
+    from tina_utils import r1_mini, tiny
 
-    world = f"-world{tiny.WORLD_VERSION}" if recipe.model == tiny.TINY_MODEL else ""  # a rebuilt world retrains
+    world = {tiny.TINY_MODEL: f"-world{tiny.WORLD_VERSION}",  # a rebuilt world retrains
+             r1_mini.R1_MINI_MODEL: f"-r1mini{r1_mini.VERSION}"}.get(recipe.model, "")
     return f"{recipe.name}-seed{recipe.seed}{world}"
 
 

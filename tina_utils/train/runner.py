@@ -32,6 +32,7 @@ from transformers import TrainerCallback
 from tina_utils import env
 from tina_utils.train.config import load_recipe, to_dict, validate
 from tina_utils.train.config import run_id as make_run_id
+from tina_utils.train.machine import adapt_to_machine, attention
 from tina_utils.train.recipe_map import to_grpo_config, to_lora_config
 from tina_utils.train.recipe_schema import REWARD_PARAMS, Recipe
 from tina_utils.train.runlog import (LogCsvCallback, checkpoint_steps, last_complete_checkpoint, mark_complete,
@@ -64,25 +65,14 @@ class MarkComplete(TrainerCallback):
         return control
 
 
-def _attn_implementation(choice: str) -> str:
-    """'auto' -> flash_attention_2 when flash-attn is importable on CUDA, else sdpa."""
-    if choice != "auto":
-        return choice
-    import importlib.util
-
-    import torch
-
-    return "flash_attention_2" if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") else "sdpa"
-
-
 def load_model_and_tokenizer(recipe: Recipe):
     """The policy model (bf16 or fp32) and its tokenizer with Tina's pad token and chat template."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tina_utils import tiny
+    from tina_utils import worlds
 
-    path = tiny.resolve_model(recipe.model)
+    path = worlds.resolve_model(recipe.model)
     tokenizer = env.from_hub(AutoTokenizer.from_pretrained, path)
     if recipe.pad_token:
         tokenizer.pad_token = recipe.pad_token
@@ -93,7 +83,7 @@ def load_model_and_tokenizer(recipe: Recipe):
     tokenizer.padding_side = "left"
     model = env.from_hub(
         AutoModelForCausalLM.from_pretrained, path, dtype=torch.bfloat16 if recipe.bf16 else torch.float32,
-        attn_implementation=_attn_implementation(recipe.attn_implementation))
+        attn_implementation=attention(recipe.attn_implementation))
     return model, tokenizer
 
 
@@ -152,6 +142,7 @@ def _run_row(recipe: Recipe, run_dir: Path, state: dict, world_size: int, status
 def train(recipe: Recipe | str, run_dir: str | Path | None = None) -> dict:
     """Train (or resume) `recipe` into `run_dir` (default results/02_train/<run_id>); returns the run record."""
     recipe = load_recipe(recipe) if isinstance(recipe, (str, Path)) else validate(recipe)
+    recipe = adapt_to_machine(recipe)
     run_dir = Path(run_dir) if run_dir else env.results_dir("02_train", make_run_id(recipe))
     args = to_grpo_config(recipe, run_dir)  # validates the world-size arithmetic before any model loads
     is_main = args.process_index == 0
@@ -178,7 +169,7 @@ def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool
     """Load model, data and rewards, run the TRL trainer, and keep the run files up to date."""
     from trl import GRPOTrainer
 
-    from tina_utils.data.train_sets import load_train_dataset
+    from tina_utils.data.train_sets import check_schema, load_raw, prepare_train_dataset
     from tina_utils.train.grouped_trainer import GroupedGRPOTrainer
 
     if is_main:
@@ -186,9 +177,11 @@ def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool
         (run_dir / "env.json").write_text(json.dumps(_environment(args.world_size), indent=2))
         upsert_run(env.results_dir() / "runs.csv", _run_row(recipe, run_dir, state, args.world_size, "running"))
     env.seed_everything(recipe.seed)
+    raw = load_raw(recipe.dataset, seed=recipe.seed, n=recipe.dataset_n, path=recipe.dataset_path)
+    check_schema(recipe.dataset, raw.column_names)  # a file in another schema fails before the model loads
     model, tokenizer = load_model_and_tokenizer(recipe)
-    dataset = load_train_dataset(recipe.dataset, seed=recipe.seed, n=recipe.dataset_n, path=recipe.dataset_path,
-                                 tokenizer=tokenizer, max_prompt_tokens=recipe.max_prompt_length)
+    dataset = prepare_train_dataset(recipe.dataset, raw, tokenizer=tokenizer, max_prompt_tokens=recipe.max_prompt_length,
+                                    seed=recipe.seed)
     log_cb = LogCsvCallback(run_dir / "log.csv", keep_until=resume[0] if resume else 0)
     watchers = transition_callbacks(recipe, run_dir)
     callbacks = [StopAtStep(recipe.stop_at_step), MarkComplete(), log_cb, *watchers]
@@ -225,25 +218,30 @@ def ensure_tiny_run(recipe: str = "tiny", run_id: str | None = None, seed: int =
 def parse_cli(argv: list[str]) -> tuple[str, dict, str | None]:
     """RECIPE [--key value | --key=value ...] [--run_dir DIR] -> (recipe, overrides, run_dir)."""
     if not argv or argv[0].startswith("-"):
-        raise SystemExit("usage: python -m tina_utils.train RECIPE [--key value ...] [--run_dir DIR]")
+        raise ValueError("usage: python -m tina_utils.train RECIPE [--key value ...] [--run_dir DIR] [--debug]")
     recipe, rest, overrides = argv[0], list(argv[1:]), {}
     while rest:
         key = rest.pop(0)
         if not key.startswith("--"):
-            raise SystemExit(f"expected --key, got {key!r}")
+            raise ValueError(f"expected --key value pairs after the recipe name, got {key!r}")
         key, _, value = key[2:].partition("=")
         if not _:
             if not rest:
-                raise SystemExit(f"--{key} needs a value")
+                raise ValueError(f"--{key} needs a value")
             value = rest.pop(0)
         overrides[key.replace("-", "_")] = value
     return recipe, overrides, overrides.pop("run_dir", None)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """CLI entry point (also under `accelerate launch -m tina_utils.train`)."""
-    name, overrides, run_dir = parse_cli(sys.argv[1:] if argv is None else argv)
+def run(argv: list[str]) -> dict:
+    """Train the recipe the command line names and print the run record."""
+    name, overrides, run_dir = parse_cli(argv)
     record = train(load_recipe(name, **overrides), run_dir)
     print(json.dumps(record, indent=2))
     return record
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """CLI entry point (also under `accelerate launch -m tina_utils.train`): bad input is one line, exit code 2."""
+    return env.run_cli(run, sys.argv[1:] if argv is None else argv)
 

@@ -1,0 +1,102 @@
+"""`python -m tina_utils.evaluate`: score a training run (base + every checkpoint) or a model from the shell.
+
+    python -m tina_utils.evaluate results/02_train/open_rs2-seed42 --preset paper
+    python -m tina_utils.evaluate r1-mini --preset paper --n_problems 3 --max_new_tokens 16 \\
+        --data aime24=aime24.jsonl --data gpqa_diamond=gpqa_diamond.csv ...   # local benchmark files, no Hub
+    python -m tina_utils.evaluate deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --benchmarks aime24,amc23
+
+Same cache and outputs as notebook 03: results/03_evaluate/<run or model>/ holds generations.jsonl,
+scores.csv, timing.csv and samples.jsonl (a run also gets best.json and the score-vs-step figure).
+"""
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from tina_utils import env
+from tina_utils.data.benchmarks import benchmark_spec
+from tina_utils.evaluate import checkpoint_sweep, core
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of the evaluation CLI."""
+    p = env.cli_parser(prog="python -m tina_utils.evaluate", description=__doc__)
+    p.add_argument("target", help="a run dir, a run id under results/02_train, a model id or path, or r1-mini")
+    p.add_argument("--preset", default="paper", help=f"one of {', '.join(core.PRESETS)} (default paper)")
+    p.add_argument("--benchmarks", help="comma-separated benchmark names (default: the preset's)")
+    p.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
+                   help="a local file for benchmark NAME in its Hub schema (repeat per benchmark)")
+    p.add_argument("--max_new_tokens", type=int, help="completion budget (default: the preset's)")
+    p.add_argument("--n_problems", type=int, help="first N problems of each benchmark (default: all)")
+    p.add_argument("--backend", default="auto", help="auto, transformers, vllm, merged (default auto)")
+    p.add_argument("--out", help="output folder (default results/03_evaluate/<run or model>)")
+    return p
+
+
+def data_paths(items: list[str]) -> dict[str, str]:
+    """{benchmark: path} from NAME=PATH items; unknown names and missing files are errors."""
+    paths = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--data {item!r} must be NAME=PATH, e.g. --data aime24=aime24.jsonl")
+        benchmark_spec(name)  # unknown names raise with the valid ones
+        if not Path(path).expanduser().exists():
+            raise FileNotFoundError(f"--data {name}={path}: the file does not exist")
+        paths[name] = path
+    return paths
+
+
+def _preset(args) -> core.Preset:
+    """The named preset with the command line's overrides; every benchmark name checked."""
+    overrides = {key: getattr(args, key) for key in ("max_new_tokens", "n_problems") if getattr(args, key) is not None}
+    for key, value in overrides.items():
+        if value < 1:
+            raise ValueError(f"--{key} must be >= 1, got {value}")
+    if args.benchmarks:
+        overrides["benchmarks"] = tuple(name.strip() for name in args.benchmarks.split(",") if name.strip())
+    preset = core.get_preset(args.preset, **overrides)
+    for name in preset.benchmarks:
+        benchmark_spec(name)
+    return preset
+
+
+def _run_dir(target: str) -> Path | None:
+    """The training run `target` names (a dir with checkpoints or a recipe, or a run id), else None."""
+    path = Path(target).expanduser()
+    if not path.exists() and len(path.parts) == 1:
+        path = env.results_dir("02_train") / target
+    is_run = path.is_dir() and ((path / "recipe.yaml").exists() or any(path.glob("checkpoint-*")))
+    return path if is_run else None
+
+
+def run(argv: list[str]) -> dict:
+    """Evaluate the target and print the scores table; returns where the outputs went."""
+    args = parser().parse_args(argv)
+    preset, paths = _preset(args), data_paths(args.data)
+    run_dir = _run_dir(args.target)
+    if run_dir is not None:
+        result = checkpoint_sweep.sweep(run_dir, None, preset, args.backend, out_dir=args.out, progress=True,
+                                        data_paths=paths)
+        scores, out_dir = result.scores, result.out_dir
+    else:
+        out_dir = Path(args.out) if args.out else env.results_dir("03_evaluate", re.sub(r"[^\w.-]+", "_", args.target))
+        samples = core.evaluate(args.target, None, preset, args.backend, cache_path=Path(out_dir) / "generations.jsonl",
+                                progress=True, data_paths=paths)
+        scores = core.summarize(samples, preset.pass_ks)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        scores.to_csv(Path(out_dir) / "scores.csv", index=False, lineterminator="\n")
+        checkpoint_sweep.timing_table(samples).to_csv(Path(out_dir) / "timing.csv", index=False, lineterminator="\n")
+        samples.drop(columns=["gen_s"]).to_json(Path(out_dir) / "samples.jsonl", orient="records", lines=True)
+    print(scores.round(2).to_string(index=False))
+    summary = {"out_dir": str(out_dir), "preset": preset.name, "benchmarks": list(preset.benchmarks)}
+    print(json.dumps(summary))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """CLI entry point: bad input is one line on stderr and exit code 2 (--debug shows the traceback)."""
+    import sys
+
+    return env.run_cli(run, sys.argv[1:] if argv is None else argv)

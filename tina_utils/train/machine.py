@@ -1,0 +1,71 @@
+"""Fit a recipe to the machine it runs on: the device-bound settings a CPU (or a GPU without flash-attn) cannot use.
+
+Only these change, each with one printed line: `use_cpu` on a machine without CUDA, `bf16` when the CPU has no
+bfloat16 kernels, and flash-attention when flash-attn or CUDA is missing (sdpa instead). vLLM is not swapped
+silently: a recipe that generates with vLLM on a machine without CUDA stops with the override to use instead.
+Used in: runner.train (every CLI and notebook run).
+"""
+
+import dataclasses
+import importlib.util
+
+from tina_utils.train.recipe_schema import Recipe
+
+
+def cuda_available() -> bool:
+    """True when torch sees a CUDA device."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def flash_attention_available() -> bool:
+    """True when flash-attn is importable and there is a CUDA device for it."""
+    return cuda_available() and importlib.util.find_spec("flash_attn") is not None
+
+
+def cpu_bf16_available() -> bool:
+    """True when this CPU build of torch runs bfloat16 (mixed precision) kernels."""
+    from transformers.utils import is_torch_bf16_available_on_device
+
+    return bool(is_torch_bf16_available_on_device("cpu"))
+
+
+def attention(choice: str) -> str:
+    """The attention kernel to load: flash-attention 2 where it can run ('auto' or asked for), else sdpa."""
+    if choice in ("auto", "flash_attention_2"):
+        return "flash_attention_2" if flash_attention_available() else "sdpa"
+    return choice
+
+
+def adapt_to_machine(recipe: Recipe, say=print) -> Recipe:
+    """The recipe with the device-bound settings this machine cannot use changed, one `say` line per change."""
+    changes = {}
+    on_cpu = recipe.use_cpu or not cuda_available()
+    if on_cpu and recipe.use_vllm:
+        raise ValueError(f"recipe {recipe.name!r} generates with vLLM, which needs a CUDA GPU, and this machine "
+                         f"has none: add `--use_vllm false` to generate with transformers (and `--model r1-mini` "
+                         f"for a CPU-sized model), or use the CPU recipe `tiny`")
+    if on_cpu and not recipe.use_cpu:
+        changes["use_cpu"] = (True, "no CUDA GPU, training on the CPU")
+    if on_cpu and recipe.bf16 and not cpu_bf16_available():
+        changes["bf16"] = (False, "this CPU has no bfloat16 kernels, training in float32")
+    kernel = attention(recipe.attn_implementation)
+    if kernel != recipe.attn_implementation:
+        why = ("no CUDA GPU" if not cuda_available() else "flash-attn is not installed") if kernel == "sdpa" else None
+        changes["attn_implementation"] = (kernel, why and f"{why}, PyTorch sdpa instead of flash-attention 2")
+    for key, (value, why) in changes.items():
+        if why:
+            say(f"{recipe.name}: {key} {getattr(recipe, key)!r} -> {value!r} ({why})")
+    return dataclasses.replace(recipe, **{key: value for key, (value, _) in changes.items()})
+
+
+def notebook_overrides(profile: str, overrides: dict, model=None, dataset_path=None, say=print) -> dict:
+    """Notebook 02's recipe overrides: its model/data parameters, and on the paper profile without CUDA, generation
+    with transformers instead of vLLM (what the GPU run does with vLLM, the CPU run does with transformers)."""
+    extra = {key: value for key, value in (("model", model), ("dataset_path", dataset_path)) if value is not None}
+    overrides = {**extra, **overrides}
+    if profile == "paper" and not cuda_available() and "use_vllm" not in overrides:
+        say("no CUDA GPU: generating rollouts with transformers instead of vLLM (use_vllm false)")
+        overrides["use_vllm"] = False
+    return overrides
