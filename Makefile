@@ -9,9 +9,14 @@ HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
+# The project's kernel: named python3 (what the notebooks and Colab ask for), installed inside the venv; `make lab`
+# puts the venv's kernels first on JUPYTER_PATH so a notebook opened in Lab runs in this environment.
+KERNEL_DISPLAY_NAME := Python 3 (tina-notebooks)
+LAB_PORT ?= 8888
+LAB_ARGS ?=
 NBVAL := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: demo test install world unit nbtest figures notebooks gpu-resolve clean
+.PHONY: demo test install world unit nbtest figures notebooks lab colab-links gpu-resolve clean
 
 install: $(VENV)/.installed
 
@@ -21,8 +26,8 @@ $(VENV)/.installed: pyproject.toml
 ifeq ($(HAS_GPU),)
 	$(PY) -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 endif
-	$(PY) -m pip install -q -e ".[dev]"
-	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(PY) -m pip install -q -e ".[dev,lab]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "$(KERNEL_DISPLAY_NAME)" >/dev/null
 	@touch $@
 
 world: install  ## build (or reuse) the tiny offline world
@@ -45,6 +50,13 @@ figures: install  ## redraw every figure from the tables under results/ (no mode
 
 notebooks: world  ## re-execute the committed notebooks in place (tiny profile) and strip volatile output
 	$(PY) -m tina_utils.pipeline --inplace notebooks/[0-9][0-9]_*.ipynb
+
+lab: install  ## JupyterLab on notebooks/ with the project's kernel (LAB_PORT=8888, LAB_ARGS="--no-browser ...")
+	JUPYTER_PATH="$(abspath $(VENV))/share/jupyter" $(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+colab-links: install  ## rewrite every Colab link and bootstrap cell: make colab-links URL=https://github.com/OWNER/REPO REF=v1
+	$(PY) -m tina_utils.colab $(if $(URL),--url $(URL)) $(if $(REF),--ref $(REF))
 
 gpu-resolve: install  ## resolve `.[gpu,dev]` for Linux x86_64 / Python 3.11 from wheels only, installing nothing (~1 min, fetches ~4 GB)
 	TINA_GPU_RESOLVE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_environment.py -k resolves_from_wheels_only

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tina_utils"
-SHARED = {"__init__", "env", "tiny", "r1_mini", "worlds", "pipeline", "plots", "claims"}
+SHARED = {"__init__", "env", "tiny", "r1_mini", "worlds", "pipeline", "plots", "claims", "colab"}
 STAGES = {
     "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources"},
     "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},

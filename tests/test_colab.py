@@ -1,0 +1,114 @@
+"""Colab: one repository URL behind every link and bootstrap cell, the runtime check, and a simulated Colab runtime
+in which a notebook opened alone clones, installs and runs.
+
+Run: pytest tests/test_colab.py   (the simulated runtime installs the package into a fresh venv: minutes; slow)
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tina_utils import colab, env
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_colab_link_and_bootstrap_cell_comes_from_the_one_url():
+    assert colab.disagreements() == []
+    readme = (ROOT / "README.md").read_text()
+    for name in ("01_data.ipynb", "02_train_lora_grpo.ipynb", "03_evaluate.ipynb"):
+        assert colab.colab_url(name) in readme
+
+
+def test_the_bootstrap_cell_follows_the_parameters_cell_and_precedes_the_imports():
+    for path in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        code = [cell for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"]
+        assert "parameters" in code[0]["metadata"]["tags"], path.name
+        assert "".join(code[1]["source"]) == colab.bootstrap_source(), path.name
+        assert not code[1]["outputs"], "the bootstrap prints nothing where tina_utils is installed"
+
+
+def test_changing_the_url_is_one_command_that_rewrites_every_place(tmp_path):
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "notebooks", copy / "notebooks")
+    (copy / "tina_utils").mkdir()
+    shutil.copy(ROOT / "tina_utils" / "colab.py", copy / "tina_utils" / "colab.py")
+    shutil.copy(ROOT / "README.md", copy / "README.md")
+    url, ref = "https://github.com/someone/tina-fork", "v0.2"
+    changed = colab.rewrite(url, ref, root=copy)
+    assert {path.name for path in changed} == {"colab.py", "README.md", *(p.name for p in (copy / "notebooks").glob("0*"))}
+    assert colab.disagreements(url, ref, root=copy) == []
+    assert colab.disagreements(root=copy) != []  # the old URL is gone everywhere
+    module = (copy / "tina_utils" / "colab.py").read_text()
+    assert f'REPO_URL = "{url}"' in module and f'REPO_REF = "{ref}"' in module
+    assert colab.rewrite(url, ref, root=copy) == []  # idempotent
+
+
+def test_the_cli_rejects_a_url_colab_cannot_open(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        env.run_cli(colab.run, ["--url", "git@github.com:someone/fork.git"])
+    assert exit_info.value.code == 2 and "must be a GitHub repository URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("profile, gpu, expected", [
+    ("tiny", None, []),
+    ("paper", None, ["needs a CUDA GPU and this runtime has none"]),
+    ("paper", {"name": "Tesla T4", "memory_gib": 14.7, "bf16": False}, ["no bfloat16 (e.g. a T4)", "has 14.7 GiB"]),
+    ("paper", {"name": "NVIDIA A100-SXM4-80GB", "memory_gib": 79.2, "bf16": True}, []),
+    ("paper", {"name": "NVIDIA L4", "memory_gib": 22.0, "bf16": True}, ["has 22.0 GiB"]),
+])
+def test_runtime_warnings_name_what_the_profile_lacks(profile, gpu, expected):
+    found = colab.runtime_warnings(profile, gpu)
+    assert len(found) == len(expected) and all(text in line for text, line in zip(expected, found))
+
+
+def test_the_runtime_check_prints_nothing_on_the_tiny_profile(monkeypatch):
+    lines = []
+    monkeypatch.setattr(colab, "gpu_info", lambda: None)
+    colab.check_runtime("tiny", say=lines.append)
+    assert lines == []
+    monkeypatch.setattr(colab, "gpu_info", lambda: {"name": "NVIDIA L4", "memory_gib": 22.0, "bf16": True})
+    colab.check_runtime("paper", say=lines.append)
+    assert lines[0] == "GPU: NVIDIA L4, 22.0 GiB, bf16 yes" and len(lines) == 2
+
+
+@pytest.mark.slow
+def test_a_notebook_opened_alone_in_a_simulated_colab_runtime_bootstraps_and_runs(tmp_path):
+    venv = tmp_path / "colab-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", "papermill", "ipykernel"], check=True, timeout=900)
+    subprocess.run([python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], check=True,
+                   capture_output=True)
+    stub = tmp_path / "stub" / "google" / "colab"
+    stub.mkdir(parents=True)
+    (stub.parent / "__init__.py").write_text("")
+    (stub / "__init__.py").write_text('"""Stand-in for Colab\'s google.colab module."""\n')
+    workdir = tmp_path / "content"  # empty, outside the repository, like Colab's /content
+    workdir.mkdir()
+    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path)),
+                   "PYTHONPATH": str(tmp_path / "stub"), "JUPYTER_PATH": str(venv / "share" / "jupyter"),
+                   "TINA_REPO_URL": str(ROOT), "TINA_REPO_REF": "HEAD", "HF_HUB_OFFLINE": "1",
+                   "TINA_HOME": str(env.tina_home()), "TINA_RESULTS": str(tmp_path / "results"),
+                   "TOKENIZERS_PARALLELISM": "false"}
+    assert subprocess.run([python, "-c", "import tina_utils"], env=environment, cwd=workdir).returncode != 0
+    for name in ("01_data", "02_train_lora_grpo"):
+        out = tmp_path / f"{name}.ipynb"
+        proc = subprocess.run([python, "-m", "papermill", str(ROOT / "notebooks" / f"{name}.ipynb"), str(out),
+                               "--cwd", str(workdir), "-k", "python3", "-p", "profile", "tiny"],
+                              env=environment, capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        bootstrap = next(cell for cell in json.loads(out.read_text())["cells"]
+                         if "".join(cell["source"]).startswith(colab.BOOTSTRAP_FIRST_LINE))
+        printed = "".join("".join(o.get("text", "")) for o in bootstrap["outputs"])
+        if name == "01_data":  # the first notebook installs; the second finds tina_utils installed and does nothing
+            assert f"installed tina_utils from {ROOT} at HEAD" in printed
+        else:
+            assert printed == ""
+    assert (workdir / "tina-notebooks" / "tina_utils").is_dir()
+    assert (tmp_path / "results" / "runs.csv").exists()
