@@ -1,4 +1,5 @@
-"""Synthetic files in the real Hub schema of every training set and benchmark (docs/datasets.md), for offline runs.
+"""Synthetic files in the real Hub schema of every training set and benchmark (registries in tina_utils/data/),
+for offline runs.
 
 Problems are generated here (no real dataset row is copied); golds are realistic: worked LaTeX solutions ending
 in `\\boxed{}`, fractions, tuples, radicals, zero-padded AIME integers, AMC floats, GPQA option texts.
