@@ -41,15 +41,20 @@ class Preset:
     batch_size: int = 2048  # prompts per backend call: the unit that is cached before the next call starts
     max_lora_rank: int | None = None  # vLLM; None: smallest accepted value >= the adapters' ranks
     gpu_memory_utilization: float = 0.7
+    double_bos: bool = False  # tokenize the chat text with special tokens too, as lighteval did: 2 BOS on R1
+    grader: str = "math_verify"  # or "lighteval": lighteval 0.8.1's own extractive match (side env), as Tina graded
+    merge_adapters: bool = False  # backend "auto" merges each checkpoint into the bf16 base and reloads, as Tina did
 
 
 # Only these change what is generated; the cache key hashes them (n_samples/seeds/n_problems select entries).
 GENERATION_FIELDS = ("temperature", "top_p", "max_new_tokens", "max_model_len", "use_chat_template",
-                     "system_prompt", "dtype")
+                     "system_prompt", "dtype", "double_bos")
+GRADERS = ("math_verify", "lighteval")
 PAPER_BENCHMARKS = ("aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva")
 
+# paper: Tina's measurement (two BOS, lighteval's grader); robust: the corrected one (one BOS, math-verify 0.9.0).
 PRESETS = {
-    "paper": Preset("paper", PAPER_BENCHMARKS),
+    "paper": Preset("paper", PAPER_BENCHMARKS, double_bos=True, grader="lighteval", merge_adapters=True),
     "robust": Preset("robust", PAPER_BENCHMARKS, n_samples=4, seeds=(0, 1, 2, 3, 4), pass_ks=(1, 4)),
     "tiny": Preset("tiny", ("tiny_eval",), max_new_tokens=64, max_model_len=None, n_samples=4, seeds=(0,),
                    n_problems=50, dtype="float32", pass_ks=(1, 4), batch_size=100),
@@ -67,7 +72,10 @@ def get_preset(preset, **overrides) -> Preset:
         overrides["benchmarks"] = (overrides["benchmarks"],)
     if "seeds" in overrides:
         overrides["seeds"] = tuple(overrides["seeds"])
-    return dataclasses.replace(preset, **overrides)
+    preset = dataclasses.replace(preset, **overrides)
+    if preset.grader not in GRADERS:
+        raise ValueError(f"unknown grader {preset.grader!r}; valid: {', '.join(GRADERS)}")
+    return preset
 
 
 def preset_hash(preset: Preset) -> str:
@@ -166,7 +174,7 @@ def prompt_ids(tokenizer, row: dict, preset: Preset) -> list[int]:
         messages = [{"role": "system", "content": preset.system_prompt}, *messages]
     if preset.use_chat_template:
         text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
+        return tokenizer(text, add_special_tokens=preset.double_bos)["input_ids"]
     return tokenizer("\n\n".join(m["content"] for m in messages))["input_ids"]
 
 
@@ -233,7 +241,7 @@ def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", 
     for path in adapters.values():
         if path is not None:
             check_adapter(path, model, check_base=check_base)
-    backend = backends.resolve_backend(backend)
+    backend = backends.resolve_backend("merged" if backend == "auto" and preset.merge_adapters else backend)
     rows = load_rows(benchmarks, preset.n_problems, data_paths)
     tokenizer = env.from_hub(AutoTokenizer.from_pretrained, model)
     requests = _requests(model, adapters, rows, preset, backend, tokenizer)
@@ -246,6 +254,11 @@ def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", 
     finally:
         cache.close()
     samples = grade_samples(requests, cache)
+    if preset.grader == "lighteval" and len(samples):  # Tina's grader decides; math-verify's verdict is kept beside
+        from tina_utils.evaluate.lighteval_grader import add_lighteval_verdicts
+
+        samples = add_lighteval_verdicts(samples)
+        samples["correct_math_verify"], samples["correct"] = samples["correct"], samples["correct_lighteval"]
     samples.attrs.update(cache_hits=cache.hits, cache_misses=cache.misses, cache_path=str(cache.path))
     return samples
 
