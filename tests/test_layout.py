@@ -18,7 +18,7 @@ STAGES = {
     "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},
     "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
               "grouped_trainer", "machine"},
-    "evaluate": {"__init__", "__main__", "cli", "core", "backends", "checkpoint_sweep", "adapters", "lighteval_grader",
+    "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters", "lighteval_grader",
                  "lighteval_side", "merge_rounding"},
     "cost": {"__init__", "__main__", "accounting", "reference"},
     "phase": {"__init__", "logs", "detect", "online", "report", "early_stop"},
