@@ -142,6 +142,14 @@ def compare_to_paper(scores: pd.DataFrame, checkpoint: str, metric: str = "pass@
     return pd.concat([table[[*columns, "avg"]], paper.set_index("model")[[*columns, "avg"]]]).round(2)
 
 
+def write_outputs(out_dir: Path, scores: pd.DataFrame, timing: pd.DataFrame, samples: pd.DataFrame) -> None:
+    """scores.csv, timing.csv and samples.jsonl of an evaluation (docs/contracts.md)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out_dir / "scores.csv", index=False, lineterminator="\n")
+    timing.to_csv(out_dir / "timing.csv", index=False, lineterminator="\n")
+    samples.drop(columns=["gen_s"]).to_json(out_dir / "samples.jsonl", orient="records", lines=True)
+
+
 def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_model: str | None = None,
           out_dir=None, cache_path=None, progress: bool = False, data_paths: dict | None = None) -> SweepResult:
     """Evaluate base + every complete checkpoint of `run_dir` (a run dir or a run id under results/02_train).
@@ -165,9 +173,7 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
     scores.insert(2, "step", scores.checkpoint.map(step_of))
     scores = scores[SCORE_COLUMNS]
     timing = timing_table(samples)
-    scores.to_csv(out_dir / "scores.csv", index=False, lineterminator="\n")
-    timing.to_csv(out_dir / "timing.csv", index=False, lineterminator="\n")
-    samples.drop(columns=["gen_s"]).to_json(out_dir / "samples.jsonl", orient="records", lines=True)
+    write_outputs(out_dir, scores, timing, samples)
     best = best_checkpoint(scores)
     (out_dir / "best.json").write_text(json.dumps(best, indent=1) + "\n")
     figure = plots.save(plot_scores(scores, run_id), f"03_score_vs_step_{run_id}")

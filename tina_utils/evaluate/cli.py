@@ -82,13 +82,10 @@ def run(argv: list[str]) -> dict:
         scores, out_dir = result.scores, result.out_dir
     else:
         out_dir = Path(args.out) if args.out else env.results_dir("03_evaluate", re.sub(r"[^\w.-]+", "_", args.target))
-        samples = core.evaluate(args.target, None, preset, args.backend, cache_path=Path(out_dir) / "generations.jsonl",
+        samples = core.evaluate(args.target, None, preset, args.backend, cache_path=out_dir / "generations.jsonl",
                                 progress=True, data_paths=paths)
         scores = core.summarize(samples, preset.pass_ks)
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        scores.to_csv(Path(out_dir) / "scores.csv", index=False, lineterminator="\n")
-        checkpoint_sweep.timing_table(samples).to_csv(Path(out_dir) / "timing.csv", index=False, lineterminator="\n")
-        samples.drop(columns=["gen_s"]).to_json(Path(out_dir) / "samples.jsonl", orient="records", lines=True)
+        checkpoint_sweep.write_outputs(out_dir, scores, checkpoint_sweep.timing_table(samples), samples)
     print(scores.round(2).to_string(index=False))
     summary = {"out_dir": str(out_dir), "preset": preset.name, "benchmarks": list(preset.benchmarks)}
     print(json.dumps(summary))
