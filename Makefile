@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 # On a CPU laptop without a local wheel, use e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu".
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
+DEEPSPEED_SPEC ?= deepspeed==0.19.8
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
@@ -16,7 +17,7 @@ LAB_PORT ?= 8888
 LAB_ARGS ?=
 NBVAL := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: demo test install world unit nbtest figures notebooks lab colab-links gpu-resolve clean
+.PHONY: demo test install world unit nbtest figures notebooks lab colab-links gpu-resolve gpu-check clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +28,10 @@ ifeq ($(HAS_GPU),)
 	$(PY) -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 endif
 	$(PY) -m pip install -q -e ".[dev,lab]"
+ifeq ($(HAS_GPU),)
+	# DeepSpeed for the ZeRO-2 launch test on CPU processes; its sdist must build against this torch, not a fetched one
+	DS_ACCELERATOR=cpu $(PY) -m pip install -q --no-build-isolation "$(TORCH_SPEC)" "$(DEEPSPEED_SPEC)"
+endif
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "$(KERNEL_DISPLAY_NAME)" >/dev/null
 	@touch $@
 
@@ -60,6 +65,9 @@ colab-links: install  ## rewrite every Colab link and bootstrap cell: make colab
 
 gpu-resolve: install  ## resolve `.[gpu,dev]` for Linux x86_64 / Python 3.11 from wheels only, installing nothing (~1 min, fetches ~4 GB)
 	TINA_GPU_RESOLVE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_environment.py -k resolves_from_wheels_only
+
+gpu-check: install  ## on a lent GPU: GPU tests, paper recipe, eval backends, 1.5B speed/memory, bf16 merge (< 10 min; dry run on a CPU)
+	$(PY) benchmarks/gpu_day.py $(GPU_DAY_ARGS)
 
 clean:
 	rm -rf results/executed results/0[1-5]_* results/runs.csv

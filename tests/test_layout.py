@@ -12,14 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tina_utils"
-SHARED = {"__init__", "env", "tiny", "r1_mini", "worlds", "pipeline", "plots", "claims", "colab"}
+SHARED = {"__init__", "env", "tiny", "r1_mini", "worlds", "pipeline", "grid", "plots", "claims", "colab"}
 STAGES = {
     "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources"},
     "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},
     "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
-              "grouped_trainer", "machine"},
+              "grouped_trainer", "machine", "memory"},
     "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters", "lighteval_grader",
-                 "lighteval_side", "merge_rounding"},
+                 "lighteval_side", "merge_rounding", "shards"},
     "cost": {"__init__", "__main__", "accounting", "reference"},
     "phase": {"__init__", "logs", "detect", "online", "report", "early_stop"},
 }

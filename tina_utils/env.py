@@ -35,6 +35,16 @@ def tina_home() -> Path:
     return path
 
 
+def process_rank() -> int:
+    """This process's rank under `accelerate launch`/torchrun ($RANK), 0 when run alone."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    """Number of launched processes ($WORLD_SIZE), 1 when run alone."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def closest_first(name, valid) -> list[str]:
     """Every valid name, most similar to `name` first (for "unknown X; valid: ..." errors)."""
     import difflib

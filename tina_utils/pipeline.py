@@ -3,8 +3,11 @@
     python -m tina_utils.pipeline --profile tiny            # 01 -> 05 into results/executed/
     python -m tina_utils.pipeline --only 03 -p preset robust
     python -m tina_utils.pipeline --inplace notebooks/02_train_lora_grpo.ipynb   # refresh a committed notebook
+    python -m tina_utils.pipeline --profile paper --only 02 03 --grid recipe=open_rs1,open_rs2,open_rs3 seed=42,43
+                                                            # a whole study, one executed copy per point (grid.py)
 """
 
+import json
 import re
 import shutil
 import sys
@@ -12,8 +15,9 @@ import time
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 
-from tina_utils import env
+from tina_utils import env, grid
 
 KERNEL = "python3"
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -110,6 +114,55 @@ def refresh_in_place(path: Path) -> Path:
     return path
 
 
+def run_point(point: dict, fixed: dict, profile: str, only: list[str] | None) -> dict:
+    """Run the selected notebooks for one point; returns its record (status, run id, executed copies, error)."""
+    parameters = {**fixed, **point}
+    record = {"point": grid.point_name(point), **{f"param.{k}": v for k, v in point.items()}, "status": "complete",
+              "run_id": "", "executed": [], "error": ""}
+    started = time.time()
+    try:
+        record["run_id"] = grid.run_id_of(parameters, profile)
+    except (ValueError, FileNotFoundError) as error:  # e.g. an unknown recipe in the grid: this point fails alone
+        return {**record, "status": "failed", "error": str(error), "wall_clock_s": 0.0}
+    for path in notebooks(only):
+        own = parameter_names(path)
+        given = {k: v for k, v in {**parameters, "run_id": record["run_id"]}.items() if k in own}
+        out = env.results_dir("executed") / f"{path.stem}__{record['point']}.ipynb"
+        try:
+            execute_notebook(path, out, parameters={"profile": profile, **given}, progress=False)
+        except NotebookFailed as error:
+            record.update(status="failed", error=str(error))
+            break
+        record["executed"].append(str(out.relative_to(env.results_dir())))
+    record["wall_clock_s"] = round(time.time() - started, 1)
+    return record
+
+
+def run_grid(sweep: dict[str, list], profile: str = "tiny", only: list[str] | None = None,
+             fixed: dict | None = None, study: str = "study") -> pd.DataFrame:
+    """Run every point not yet complete, then write and return the study table (failures listed, not raised)."""
+    ledger = grid.study_dir(study) / "points"
+    ledger.mkdir(parents=True, exist_ok=True)
+    todo = grid.points(sweep)
+    for number, point in enumerate(todo, 1):
+        name, marker = grid.point_name(point), ledger / f"{grid.point_name(point)}.json"
+        if marker.exists() and json.loads(marker.read_text())["status"] == "complete":
+            print(f"[{number}/{len(todo)}] {name}: complete, skipped", flush=True)
+            continue
+        print(f"[{number}/{len(todo)}] {name} ...", flush=True)
+        record = run_point(point, fixed or {}, profile, only)
+        marker.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"[{number}/{len(todo)}] {name}: {record['status']} in {record['wall_clock_s']:.0f} s", flush=True)
+    records = [json.loads((ledger / f"{grid.point_name(p)}.json").read_text()) for p in todo]
+    table = grid.study_table(records, list(sweep))
+    grid.write_study(table, study)
+    failed = [r for r in records if r["status"] != "complete"]
+    for record in failed:
+        print(f"FAILED {record['point']}: {record['error']}")
+    table.attrs["failed"] = [r["point"] for r in failed]
+    return table
+
+
 def _parse_parameters(pairs: list[list[str]]) -> dict:
     """`-p name value` pairs, values typed YAML-style as papermill does."""
     import yaml
@@ -149,15 +202,22 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 01 03")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--inplace", nargs="*", type=Path, help="notebooks to execute and overwrite in place")
+    parser.add_argument("--grid", nargs="+", metavar="NAME=V1,V2", help="sweep the notebooks over every combination")
+    parser.add_argument("--study", default="study", help="name of the grid's study folder (results/studies/NAME)")
     args = parser.parse_args(argv)
-    check_request(args.only, _parse_parameters(args.parameter), args.inplace)
+    parameters = _parse_parameters(args.parameter)
+    if args.grid:
+        sweep = grid.parse_grid(args.grid)
+        check_request(args.only, {**parameters, **sweep}, None)
+        return 1 if run_grid(sweep, args.profile, args.only, parameters, args.study).attrs["failed"] else 0
+    check_request(args.only, parameters, args.inplace)
     try:
         if args.inplace:
             for path in args.inplace:
                 print(f"refreshing {path} ...", flush=True)
                 refresh_in_place(path)
             return 0
-        run_series(args.profile, args.only, _parse_parameters(args.parameter))
+        run_series(args.profile, args.only, parameters)
     except NotebookFailed as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1

@@ -68,6 +68,9 @@ REAL_CONFIG = dict(hidden_act="silu", max_position_embeddings=131072, rope_theta
                    attention_dropout=0.0, initializer_range=0.02, use_cache=True)
 SIZES = dict(hidden_size=96, intermediate_size=256, num_hidden_layers=2, num_attention_heads=6,
              num_key_value_heads=1)  # GQA 6:1 as the real 12/2; head_dim 16 (real 128)
+# The real model's sizes: Qwen2Config(**REAL_CONFIG, **REAL_SIZES) is DeepSeek-R1-Distill-Qwen-1.5B's architecture.
+REAL_SIZES = dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                  num_key_value_heads=2, vocab_size=151936)
 TOKENIZER_CONFIG = dict(add_bos_token=True, add_eos_token=False, model_max_length=16384,
                         clean_up_tokenization_spaces=False, legacy=True)
 RELEASED_TOKENIZER_FIELDS = {"tokenizer_class": "LlamaTokenizerFast", "unk_token": None}  # no unk token, as released

@@ -151,7 +151,7 @@ def write_outputs(out_dir: Path, scores: pd.DataFrame, timing: pd.DataFrame, sam
 
 
 def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_model: str | None = None,
-          out_dir=None, cache_path=None, progress: bool = False, data_paths: dict | None = None) -> SweepResult:
+          out_dir=None, cache_path=None, progress: bool = False, data_paths: dict | None = None) -> SweepResult | None:
     """Evaluate base + every complete checkpoint of `run_dir` (a run dir or a run id under results/02_train).
 
     data_paths: {benchmark: local file in its Hub schema} for machines without the Hub.
@@ -167,6 +167,8 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
     samples = core.evaluate(model, benchmarks, preset, backend, {"base": None, **checkpoints},
                             cache_path=cache_path or out_dir / "generations.jsonl", progress=progress,
                             data_paths=data_paths)
+    if samples is None:
+        return None  # a launched process other than rank 0: its share is in the cache, rank 0 writes the outputs
     preset = core.get_preset(preset) if isinstance(preset, str) else preset
     scores = core.summarize(samples, preset.pass_ks)
     scores.insert(0, "run_id", run_id)

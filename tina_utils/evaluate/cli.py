@@ -7,6 +7,7 @@
 
 Same cache and outputs as notebook 03: results/03_evaluate/<run or model>/ holds generations.jsonl,
 scores.csv, timing.csv and samples.jsonl (a run also gets best.json and the score-vs-step figure).
+Under `accelerate launch --num_processes N` the work is shared over N processes (shards.py).
 """
 
 import argparse
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from tina_utils import env
 from tina_utils.data.benchmarks import benchmark_spec
-from tina_utils.evaluate import checkpoint_sweep, core
+from tina_utils.evaluate import checkpoint_sweep, core, shards
 
 
 def parser() -> argparse.ArgumentParser:
@@ -75,15 +76,20 @@ def run(argv: list[str]) -> dict:
     """Evaluate the target and print the scores table; returns where the outputs went."""
     args = parser().parse_args(argv)
     preset, paths = _preset(args), data_paths(args.data)
+    shards.pin_gpu()
     run_dir = _run_dir(args.target)
     if run_dir is not None:
         result = checkpoint_sweep.sweep(run_dir, None, preset, args.backend, out_dir=args.out, progress=True,
                                         data_paths=paths)
+        if result is None:
+            return {}  # not rank 0 of a launch: rank 0 prints and writes
         scores, out_dir = result.scores, result.out_dir
     else:
         out_dir = Path(args.out) if args.out else env.results_dir("03_evaluate", re.sub(r"[^\w.-]+", "_", args.target))
         samples = core.evaluate(args.target, None, preset, args.backend, cache_path=out_dir / "generations.jsonl",
                                 progress=True, data_paths=paths)
+        if samples is None:
+            return {}
         scores = core.summarize(samples, preset.pass_ks)
         checkpoint_sweep.write_outputs(out_dir, scores, checkpoint_sweep.timing_table(samples), samples)
     print(scores.round(2).to_string(index=False))

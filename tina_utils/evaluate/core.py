@@ -10,13 +10,14 @@ import hashlib
 import json
 import math
 import time
+from pathlib import Path
 
 import pandas as pd
 
 from tina_utils import env
-from tina_utils.evaluate import backends
+from tina_utils.evaluate import backends, shards
 from tina_utils.evaluate.cache import (GenerationCache, adapter_fingerprint, cache_key, generation_stack,  # noqa: F401
-                                       sample_seed)
+                                       merge_shards, sample_seed, shard_paths)
 from tina_utils.evaluate.adapters import check_adapter
 
 PAPER_SEED = 1234  # lighteval's VLLMModelConfig default seed, used by Tina's single-run scripts
@@ -159,7 +160,8 @@ def _generate_missing(missing, model, adapters, preset, backend, cache, progress
                             "backend": backend, **{k: o[k] for k in backends.RESULT_KEYS},
                             "gen_s": seconds * o["n_tokens"] / tokens} for r, o in zip(batch, outs)])
                 if progress:
-                    print(f"{checkpoint}: generated {start + len(batch)}/{len(todo)}", flush=True)
+                    where = f"[rank {env.process_rank()}] " if env.world_size() > 1 else ""
+                    print(f"{where}{checkpoint}: generated {start + len(batch)}/{len(todo)}", flush=True)
     finally:
         engine.close()
 
@@ -172,6 +174,7 @@ def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", 
     adapters: {checkpoint name: PEFT adapter dir or None for the base model}; default {"base": None}.
     data_paths: {benchmark: local file in its Hub schema} for machines without the Hub.
     Completions come from the JSONL cache at `cache_path` when present; `df.attrs` holds cache hits/misses.
+    Under N launched processes each generates its share (shards.py) and only rank 0 returns the samples (others: None).
     """
     from transformers import AutoTokenizer
 
@@ -188,14 +191,24 @@ def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", 
     rows = load_rows(benchmarks, preset.n_problems, data_paths)
     tokenizer = env.from_hub(AutoTokenizer.from_pretrained, model)
     requests = _requests(model, adapters, rows, preset, backend, tokenizer)
-    cache = GenerationCache(cache_path or env.results_dir("03_evaluate", "cache") / "generations.jsonl")
-    missing = [r for r in requests if cache.get(r["key"]) is None]
-    cache.hits, cache.misses = len(requests) - len(missing), len(missing)
+    rank, world = env.process_rank(), env.world_size()
+    path = Path(cache_path or env.results_dir("03_evaluate", "cache") / "generations.jsonl")
+    cache = GenerationCache(path, rank=rank if world > 1 else None)
+    hits = sum(cache.get(r["key"]) is not None for r in requests)
+    mine = [r for r in shards.my_share(requests, rank, world) if cache.get(r["key"]) is None]
     try:
-        if missing:
-            _generate_missing(missing, model, adapters, preset, backend, cache, progress)
+        if mine:
+            _generate_missing(mine, model, adapters, preset, backend, cache, progress)
     finally:
         cache.close()
+    if world > 1:
+        shards.wait_for_all()
+        if rank != 0:
+            return None  # rank 0 grades and writes the outputs
+    if shard_paths(path):
+        merge_shards(path)
+        cache = GenerationCache(path)
+    cache.hits, cache.misses = hits, len(requests) - hits
     samples = grade_samples(requests, cache)
     if preset.grader == "lighteval" and len(samples):  # Tina's grader decides; math-verify's verdict is kept beside
         from tina_utils.evaluate.lighteval_grader import add_lighteval_verdicts

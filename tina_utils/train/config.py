@@ -246,11 +246,14 @@ def diff(recipe: Recipe, other: Recipe | None = None) -> dict:
 
 
 def describe(recipe: Recipe) -> str:
-    """A short text for the notebook: the delta over the base chain and the batch arithmetic."""
+    """A short text for the notebook: the delta over the base chain, the batch arithmetic, the GPU memory estimate."""
     lines = [f"recipe {recipe.name!r} (base: {recipe.base or '-'})"]
     for key, (old, new) in diff(recipe).items():
         lines.append(f"  {key:<28} {old!r:>22} -> {new!r}")
     lines.append(f"  {recipe.prompts_per_step} prompts x {recipe.num_generations} completions per optimizer "
                  f"step; LR schedule over {recipe.max_steps} steps, stop at {recipe.stop_at_step}")
+    from tina_utils.train.memory import describe_lines
+
+    lines += describe_lines(recipe)  # GPU recipes only: the estimated peak (train/memory.py)
     return "\n".join(lines)
 

@@ -5,12 +5,12 @@ sampling on, bias-corrected KL, log-probs of logits / temperature), so nothing h
 difference from Tina's trainer is a row in docs/fidelity.md. Import these from `tina_utils.train`.
 """
 
-import os
+from tina_utils import env
 
 
 def visible_world_size() -> int:
     """Number of training processes: $WORLD_SIZE set by accelerate/torchrun, else 1."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return env.world_size()
 
 
 def batch_layout(recipe, world_size: int | None = None) -> dict:
@@ -18,6 +18,8 @@ def batch_layout(recipe, world_size: int | None = None) -> dict:
     world_size = world_size or visible_world_size()
     per_step = recipe.prompts_per_step * recipe.num_generations
     per_device = recipe.per_device_batch_size or recipe.num_generations
+    if per_step % world_size == 0:
+        per_device = min(per_device, per_step // world_size)  # a process holds at most its share of the step
     if per_step % (per_device * world_size):
         raise ValueError(
             f"recipe {recipe.name!r}: {recipe.prompts_per_step} prompts x {recipe.num_generations} completions = "
@@ -73,6 +75,7 @@ def to_grpo_config(recipe, output_dir, world_size: int | None = None):
         # precision and memory
         bf16=r.bf16, fp16=False, use_cpu=r.use_cpu, gradient_checkpointing=r.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
+        ddp_find_unused_parameters=False,  # every LoRA weight is used; the extra graph walk only costs time
         # vLLM
         use_vllm=r.use_vllm, **vllm,
         # checkpoints and logs

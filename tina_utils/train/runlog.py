@@ -36,10 +36,11 @@ def is_complete(checkpoint: Path) -> bool:
     return (checkpoint / MARKER).exists() and (checkpoint / "trainer_state.json").exists() and adapter
 
 
-def mark_complete(checkpoint: Path) -> None:
-    """Write the marker that makes `checkpoint` usable for resuming and evaluation."""
+def mark_complete(checkpoint: Path, world_size: int = 1) -> None:
+    """Write the marker that makes `checkpoint` usable for resuming and evaluation (what it saw, for audits)."""
     if checkpoint.is_dir():
-        (checkpoint / MARKER).write_text("")
+        files = sorted(p.name for p in checkpoint.iterdir() if p.name != MARKER)
+        (checkpoint / MARKER).write_text(json.dumps({"world_size": world_size, "pid": os.getpid(), "files": files}))
 
 
 def checkpoint_steps(run_dir: Path) -> list[int]:

@@ -61,7 +61,7 @@ class MarkComplete(TrainerCallback):
 
         PartialState().wait_for_everyone()  # every rank has written its RNG state file before the marker
         if state.is_world_process_zero:
-            mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+            mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}", args.world_size)
         return control
 
 
@@ -237,7 +237,8 @@ def run(argv: list[str]) -> dict:
     """Train the recipe the command line names and print the run record."""
     name, overrides, run_dir = parse_cli(argv)
     record = train(load_recipe(name, **overrides), run_dir)
-    print(json.dumps(record, indent=2))
+    if env.process_rank() == 0:  # one record per launch, not one per process
+        print(json.dumps(record, indent=2))
     return record
 
 

@@ -1,0 +1,127 @@
+"""Whole-study reruns: the grid's points, names and run ids, and the study table and figure (pipeline.py runs it).
+
+    python -m tina_utils.pipeline --profile paper --only 02 03 --grid recipe=open_rs1,open_rs2,open_rs3 seed=42,43
+
+Every point runs the selected notebooks with its parameters (each notebook gets the ones its parameters cell
+has; notebook 03 also gets the run id notebook 02 trained) into results/executed/<notebook>__<point>.ipynb.
+A point is complete once all its notebooks ran (results/studies/<study>/points/<point>.json): a rerun skips it,
+so a killed sweep resumes where it stopped; a failed point is recorded and the sweep goes on.
+The study table is the best checkpoint's benchmark average per setting, mean and standard error over seeds,
+beside the paper's number for the recipe (results/reference/tina_models.csv).
+"""
+
+import itertools
+import json
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from tina_utils import env, plots
+
+
+def parse_grid(items: list[str]) -> dict[str, list]:
+    """{name: values} from NAME=V1,V2 items, values typed YAML-style (seed=42,43 gives ints)."""
+    import yaml
+
+    grid = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name or not values.strip(","):
+            raise ValueError(f"--grid {item!r} must be NAME=V1,V2,..., e.g. --grid seed=42,43")
+        if name in grid:
+            raise ValueError(f"--grid names {name!r} twice; give all its values in one NAME=V1,V2 item")
+        grid[name] = [yaml.safe_load(value) for value in values.split(",") if value]
+    return grid
+
+
+def points(grid: dict[str, list]) -> list[dict]:
+    """Every combination of the grid's values, the first name varying slowest."""
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+
+
+def point_name(point: dict) -> str:
+    """A file-name-safe label, e.g. recipe-open_rs2_seed-42."""
+    return "_".join(f"{name}-{re.sub(r'[^A-Za-z0-9._+-]+', '-', str(value))}" for name, value in point.items())
+
+
+def run_id_of(parameters: dict, profile: str) -> str:
+    """The run id notebook 02 trains for these parameters (its recipe, seed and overrides cells)."""
+    from tina_utils import train
+
+    recipe = parameters.get("recipe", "tiny")
+    if profile == "paper" and recipe == "tiny":
+        recipe = "open_rs2"  # notebook 02's paper default
+    overrides = train.notebook_overrides(profile, dict(parameters.get("overrides") or {}),
+                                         model=parameters.get("model"), dataset_path=parameters.get("dataset_path"),
+                                         say=lambda text: None)
+    return train.run_id(train.load_recipe(recipe, seed=parameters.get("seed", 0), **overrides))
+
+
+def study_dir(study: str) -> Path:
+    """results/studies/<study>/."""
+    return env.results_dir("studies", study)
+
+
+def best_average(run_id: str) -> float:
+    """The best checkpoint's benchmark average from notebook 03's best.json (NaN when not evaluated)."""
+    path = env.results_dir("03_evaluate") / run_id / "best.json"
+    return json.loads(path.read_text()).get("average", math.nan) if path.exists() else math.nan
+
+
+def paper_average(recipe) -> float:
+    """The paper's six-benchmark average for the Tina model of `recipe` (NaN when the paper has none)."""
+    from tina_utils.cost import reference
+
+    models = reference.load_reference("tina_models")
+    match = models[models.recipe == recipe]
+    return float(match.avg.iloc[0]) if len(match) else math.nan
+
+
+def study_table(records: list[dict], names: list[str]) -> pd.DataFrame:
+    """One row per setting (grid values except the seed): our mean +- s.e. over seeds, and the paper's number."""
+    from tina_utils.evaluate.core import stderr
+
+    frame = pd.DataFrame([{**{n: r[f"param.{n}"] for n in names}, "run_id": r["run_id"], "status": r["status"],
+                           "score": best_average(r["run_id"]) if r["status"] == "complete" else math.nan}
+                          for r in records])
+    keys = [n for n in names if n != "seed"] or ["study"]
+    if keys == ["study"]:
+        frame["study"] = "all"
+    rows = []
+    for setting, part in frame.groupby(keys, sort=False):
+        setting = setting if isinstance(setting, tuple) else (setting,)
+        scores = part.score.dropna()
+        row = dict(zip(keys, setting))
+        recipe = row.get("recipe")
+        rows.append({**row, "n_seeds": len(scores), "mean": scores.mean() if len(scores) else math.nan,
+                     "stderr": stderr(scores), "paper": paper_average(recipe) if recipe else math.nan,
+                     "failed": int((part.status != "complete").sum())})
+    return pd.DataFrame(rows)
+
+
+def plot_study(table: pd.DataFrame, study: str):
+    """Our score per setting (mean +- s.e. over seeds) beside the paper's number."""
+    from matplotlib.figure import Figure
+
+    labels = [" ".join(str(v) for v in row) for row in table.drop(
+        columns=["n_seeds", "mean", "stderr", "paper", "failed"]).itertuples(index=False)]
+    fig = Figure(figsize=(1.2 + 1.1 * len(table), 3), layout="constrained")
+    ax = fig.subplots()
+    x = range(len(table))
+    ax.bar(x, table["mean"].fillna(0), yerr=table["stderr"].fillna(0), capsize=3, label="ours (mean +- s.e.)")
+    ax.scatter(x, table["paper"], color="black", marker="_", s=400, zorder=3, label="paper")
+    ax.set_xticks(list(x), labels, rotation=20, ha="right")
+    ax.set(ylabel="best-checkpoint average (%)", title=f"study {study}")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def write_study(table: pd.DataFrame, study: str) -> Path:
+    """results/studies/<study>/study.csv and the figure results/figures/study_<study>.png."""
+    path = study_dir(study) / "study.csv"
+    table.to_csv(path, index=False, lineterminator="\n")
+    plots.save(plot_study(table, study), f"study_{study}")
+    print(table.round(2).to_string(index=False))
+    return path
