@@ -115,6 +115,7 @@ def test_a_killed_two_process_run_resumes_with_nothing_lost_or_logged_twice(tmp_
 def test_a_paper_recipe_on_r1_mini_trains_under_two_processes(tmp_path, environment):
     files = schema_fixtures.write_all(tmp_path / "fixtures")
     run_dir = tmp_path / "open_rs2"
+    environment["TINA_HOME"] = str(tmp_path / "home")  # both processes build r1-mini at once: neither may break
     run("tina_utils.train", ["open_rs2", "--model", "r1-mini", "--use_vllm", "false", "--dataset_path",
                              str(files["open_rs"]), "--max_steps", "2", "--stop_at_step", "2", "--save_steps", "1",
                              "--max_completion_length", "16", "--run_dir", str(run_dir)], 2, environment)
@@ -122,6 +123,7 @@ def test_a_paper_recipe_on_r1_mini_trains_under_two_processes(tmp_path, environm
     state = json.loads((run_dir / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["train_batch_size"] == 6  # 6 per micro-step, 4 micro-steps per process (Tina's 2-GPU layout)
     check_rank_zero_files(run_dir, 2, tmp_path / "results")
+    assert [p.name for p in (tmp_path / "home").iterdir()] == ["r1-mini-v2-seed0"]  # no staging dir left
 
 
 def test_two_processes_share_the_evaluation_and_a_killed_sweep_regenerates_nothing(tmp_path, environment):

@@ -127,7 +127,7 @@ def world_dir(seed: int = 0) -> Path:
     return env.tina_home() / f"r1-mini-v{VERSION}-seed{seed}"
 
 
-def _is_complete(path: Path) -> bool:
+def is_built(path: Path) -> bool:
     """True when a cached world has its marker of this version and weights."""
     marker = path / "r1_mini.json"
     try:
@@ -141,7 +141,7 @@ def build(seed: int = 0, force: bool = False) -> Path:
     import time
 
     path = world_dir(seed)
-    if not force and _is_complete(path):
+    if not force and is_built(path):
         return path
     started = time.time()
     tokenizer = make_tokenizer()
@@ -155,7 +155,8 @@ def build(seed: int = 0, force: bool = False) -> Path:
     meta = {"version": VERSION, "seed": seed, "parameters": model.num_parameters(), "tokens": len(tokenizer),
             "build_seconds": round(time.time() - started, 1)}
     (staging / "r1_mini.json").write_text(json.dumps(meta, indent=1))
-    shutil.rmtree(path, ignore_errors=True)
+    if force or (path.exists() and not is_built(path)):  # never a world another process just finished
+        shutil.rmtree(path, ignore_errors=True)
     try:
         staging.rename(path)  # atomic: a crash mid-build never leaves a half-written world at `path`
     except OSError:  # another process finished the same build first; theirs is identical

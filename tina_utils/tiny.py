@@ -180,7 +180,7 @@ def world_dir(seed: int = 0) -> Path:
     return env.tina_home() / f"tiny-world-v{WORLD_VERSION}-seed{seed}"
 
 
-def _is_complete(path: Path) -> bool:
+def is_built(path: Path) -> bool:
     """True when a cached world has every file and loads."""
     marker = path / "tiny_world.json"
     if not marker.exists():
@@ -201,7 +201,7 @@ def build(seed: int = 0, force: bool = False) -> Path:
     import torch
 
     path = world_dir(seed)
-    if not force and _is_complete(path):
+    if not force and is_built(path):
         return path
     if path.exists():
         if not force:

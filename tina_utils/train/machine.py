@@ -8,6 +8,7 @@ Used in: runner.train (every CLI and notebook run).
 
 import dataclasses
 import importlib.util
+import os
 
 from tina_utils.train.recipe_schema import Recipe
 
@@ -36,6 +37,13 @@ def attention(choice: str) -> str:
     if choice in ("auto", "flash_attention_2"):
         return "flash_attention_2" if flash_attention_available() else "sdpa"
     return choice
+
+
+def use_cpu_devices() -> None:
+    """Name the plain CPU as this process's device for accelerate and DeepSpeed (before the trainer is built)."""
+    # accelerate would name every process's device "cpu:0", which torch.load cannot map a resumed optimizer to
+    os.environ.setdefault("ACCELERATE_TORCH_DEVICE", "cpu")
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")  # DeepSpeed, where installed, would warn that it found no GPU
 
 
 def adapt_to_machine(recipe: Recipe, say=print) -> Recipe:

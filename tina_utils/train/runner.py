@@ -32,7 +32,7 @@ from transformers import TrainerCallback
 from tina_utils import env
 from tina_utils.train.config import load_recipe, to_dict, validate
 from tina_utils.train.config import run_id as make_run_id
-from tina_utils.train.machine import adapt_to_machine, attention
+from tina_utils.train.machine import adapt_to_machine, attention, use_cpu_devices
 from tina_utils.train.recipe_map import to_grpo_config, to_lora_config
 from tina_utils.train.recipe_schema import REWARD_PARAMS, Recipe
 from tina_utils.train.runlog import (LogCsvCallback, checkpoint_steps, last_complete_checkpoint, mark_complete,
@@ -143,6 +143,8 @@ def train(recipe: Recipe | str, run_dir: str | Path | None = None) -> dict:
     """Train (or resume) `recipe` into `run_dir` (default results/02_train/<run_id>); returns the run record."""
     recipe = load_recipe(recipe) if isinstance(recipe, (str, Path)) else validate(recipe)
     recipe = adapt_to_machine(recipe)
+    if recipe.use_cpu:
+        use_cpu_devices()
     run_dir = Path(run_dir) if run_dir else env.results_dir("02_train", make_run_id(recipe))
     args = to_grpo_config(recipe, run_dir)  # validates the world-size arithmetic before any model loads
     is_main = args.process_index == 0
