@@ -4,7 +4,7 @@
 
 Tina's lr is 1e-6 and its best Open-RS2 checkpoint is step 450. Adam moves each LoRA B entry by about lr per step,
 so B entries lie between lr x sqrt(450) = 2.1e-5 (gradient signs at random) and lr x 450 = 4.5e-4 (one sign
-throughout). Both are measured on one decoder layer of the real 1.5B shapes (random weights at the real
+throughout). Both are measured on one decoder layer of the real 1.5B shapes (random bf16 weights at the real
 initializer_range: trained weights are larger, so this errs towards losing more) and on r1-mini (whole model, with
 next-token logits). The tiny run's real checkpoint (lr 5e-4, 75 steps) is the large-update extreme.
 Columns: tina_utils/evaluate/merge_rounding.py.

@@ -60,7 +60,7 @@ def tina_lora(model, b_magnitude: float, seed: int = 0):
 
 def real_layer_stats(b_magnitude: float, seed: int = 0, weight_std: float = 0.02) -> dict:
     """delta_stats on one decoder layer of the real 1.5B shapes (hidden 1536, MLP 8960, 12/2 heads of 128),
-    weights drawn at the real config's initializer_range, A as PEFT draws it, B = +-b_magnitude."""
+    bf16 weights drawn at the real config's initializer_range, A as PEFT draws it, B = +-b_magnitude."""
     import math
 
     generator = torch.Generator().manual_seed(seed)
@@ -69,6 +69,7 @@ def real_layer_stats(b_magnitude: float, seed: int = 0, weight_std: float = 0.02
     def pairs():
         for out_features, in_features in shapes:
             weight = torch.randn(out_features, in_features, generator=generator) * weight_std
+            weight = weight.to(torch.bfloat16).float()  # the real base weights are stored in bf16
             bound = 1 / math.sqrt(in_features)  # kaiming-uniform(a=sqrt(5)), PEFT's default for lora_A
             lora_a = (torch.rand(32, in_features, generator=generator) * 2 - 1) * bound
             lora_b = b_magnitude * (torch.randint(0, 2, (out_features, 32), generator=generator).float() * 2 - 1)
