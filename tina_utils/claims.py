@@ -4,13 +4,15 @@ What the notebooks and README claim about the tiny world's default run (seed 0),
 hold on any machine (tests/test_reproducibility.py re-checks them under the other CPU kernel setting):
 1. `format_rises`: the format reward's mean rises by >= MIN_RISE from the first 10 steps to the last 15;
 2. `beats_base`: the best checkpoint beats the base model on held-out problems by more than NOISE_Z standard errors;
-3. `early_stop_safe`: the early-stopped run (recipe tiny_early_stop) either stops, saving steps, and keeps a
-   checkpoint that beats the base model by more than NOISE_Z standard errors, or never confirms a transition and
-   is the unstopped run, step for step.
+3. `early_stop_consistent`: the early-stopped run (recipe tiny_early_stop) either stops, saving steps, and keeps a
+   checkpoint saved at or before its detection, or never confirms a transition and is the unstopped run, step for
+   step.
 Over other seeds 2 and 3 held on every run measured, 1 on most (README: in one run the format never took off in
 75 steps). Reported, not claimed, because they hold on some runs only: whether the rise is sharp enough for the
-offline detector (a step passes, a slow ramp is rejected as drift by design), the online confirmation step, and
-whether the kept checkpoint is within the noise of the unstopped run's best.
+offline detector (a step passes, a slow ramp is rejected as drift by design), the online confirmation step,
+whether the kept checkpoint beats the base model (`kept_beats_base`; on one run accuracy peaked at checkpoint 15
+and fell back to the base's level before the format transition, so the checkpoint before it kept nothing) and
+whether it is within the noise of the unstopped run's best.
     python -m tina_utils.claims --seed 0 --out claims.json     # trains/evaluates what is missing, prints JSON
 Used by tests/test_reproducibility.py and benchmarks/bench_tiny_spread.py.
 """
@@ -64,6 +66,8 @@ def _stop_result(full, stopped, full_scores, base: float, base_se: float, n_prob
                                           "within_noise", "steps_saved")},
             "kept_gain_over_base": stop["kept_score"] - base,
             "kept_gain_stderr": math.hypot(base_se, stop["kept_stderr"]), "checkpoint_at_detection": at_detection,
+            "detected_step": record["transition"]["step"],
+            "kept_beats_base": stop["kept_score"] - base > NOISE_Z * math.hypot(base_se, stop["kept_stderr"]),
             "detection_score": float(early_stop.scores_by_checkpoint(stop_scores).loc[at_detection, "score"])}
 
 
@@ -93,12 +97,13 @@ def check(seed: int = 0, n_problems: int = N_PROBLEMS) -> dict:
 def verdicts(result: dict) -> dict:
     """Each claim of the module docstring: True when `result` satisfies it."""
     if result["stopped_at"] is None:
-        safe = result["same_as_unstopped"]
+        consistent = result["same_as_unstopped"]
     else:
-        safe = result["steps_saved"] > 0 and result["kept_gain_over_base"] > NOISE_Z * result["kept_gain_stderr"]
+        kept_step = int(result["kept_checkpoint"].split("-")[1])
+        consistent = result["steps_saved"] > 0 and kept_step <= result["detected_step"]
     return {"format_rises": result["format_rise"] >= MIN_RISE,
             "beats_base": result["gain_over_base"] > NOISE_Z * result["gain_stderr"],
-            "early_stop_safe": bool(safe)}
+            "early_stop_consistent": bool(consistent)}
 
 
 def main(argv=None) -> dict:
