@@ -8,11 +8,12 @@ import pytest
 from tina_utils.train import load_recipe, machine, to_dict
 
 
-def fit(monkeypatch, recipe, cuda: bool, flash: bool = False, cpu_bf16: bool = True):
+def fit(monkeypatch, recipe, cuda: bool, flash: bool = False, cpu_bf16: bool = True, cpu_sdpa_bf16: bool = True):
     """adapt_to_machine on a pretend machine; returns (recipe, printed lines)."""
     monkeypatch.setattr(machine, "cuda_available", lambda: cuda)
     monkeypatch.setattr(machine, "flash_attention_available", lambda: cuda and flash)
     monkeypatch.setattr(machine, "cpu_bf16_available", lambda: cpu_bf16)
+    monkeypatch.setattr(machine, "cpu_sdpa_bf16_runs", lambda: cpu_sdpa_bf16)
     lines = []
     return machine.adapt_to_machine(recipe, say=lines.append), lines
 
@@ -31,6 +32,29 @@ def test_a_paper_recipe_on_a_cpu_changes_only_device_settings_with_a_line_each(m
     fitted, lines = fit(monkeypatch, recipe, cuda=False, cpu_bf16=False)
     assert changed(recipe, fitted) == {"use_cpu": True, "attn_implementation": "sdpa", "bf16": False}
     assert "open_rs2: bf16 True -> False (this CPU has no bfloat16 kernels, training in float32)" in lines
+
+
+def test_where_the_cpu_bf16_sdpa_kernel_fails_bf16_models_use_eager_attention_with_a_line(monkeypatch):
+    recipe = load_recipe("open_rs2", use_vllm=False)
+    fitted, lines = fit(monkeypatch, recipe, cuda=False, cpu_sdpa_bf16=False)
+    assert changed(recipe, fitted) == {"use_cpu": True, "attn_implementation": "eager"}
+    assert ("open_rs2: attn_implementation 'auto' -> 'eager' (PyTorch's CPU sdpa kernel fails in bfloat16 on this "
+            "machine, eager attention instead)") in lines
+    fitted, _ = fit(monkeypatch, recipe, cuda=False, cpu_bf16=False, cpu_sdpa_bf16=False)
+    assert fitted.attn_implementation == "sdpa"  # float32 sdpa runs
+    assert machine.attention("sdpa", bf16=True) == "eager" and machine.attention("sdpa", bf16=False) == "sdpa"
+
+
+def test_the_sdpa_probe_answers_what_a_bf16_forward_does():
+    import torch
+
+    query = torch.zeros(1, 2, 80, 16, dtype=torch.bfloat16)
+    try:
+        torch.nn.functional.scaled_dot_product_attention(query, query, query, is_causal=True)
+        runs = True
+    except RuntimeError:
+        runs = False
+    assert machine.cpu_sdpa_bf16_runs() is runs
 
 
 def test_on_a_gpu_auto_attention_is_flash_when_installed_and_sdpa_with_a_line_when_not(monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tina_utils import r1_mini, worlds
-from tina_utils.train import describe, load_recipe, memory, to_lora_config
+from tina_utils.train import describe, load_recipe, machine, memory, to_lora_config
 
 GIB = 2 ** 30
 REAL = {**r1_mini.REAL_CONFIG, **r1_mini.REAL_SIZES}
@@ -127,6 +127,8 @@ def test_the_estimate_matches_bytes_measured_on_a_cpu_step(world, shape, open_rs
     from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
     from transformers.initialization import no_init_weights
 
+    if sum(shape[1:]) >= 64 and not machine.cpu_sdpa_bf16_runs():
+        pytest.skip("PyTorch's CPU sdpa kernel fails in bfloat16 on this machine; the estimate is for sdpa")
     torch.manual_seed(0)
     if world == "r1-mini":  # head-bound: the fold's temporaries over r1-mini's 768 vocabulary columns
         model = AutoModelForCausalLM.from_pretrained(worlds.resolve_model("r1-mini"), dtype=torch.bfloat16,

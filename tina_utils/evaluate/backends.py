@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 from tina_utils import env
 from tina_utils.evaluate.adapters import adapter_config, choose_max_lora_rank
+from tina_utils.train.machine import attention
 
 RESULT_KEYS = ("text", "n_tokens", "hit_limit")
 
@@ -89,7 +90,9 @@ def open_transformers(base_model: str, adapters: dict, preset, device: str | Non
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(base_model)
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=_torch_dtype(preset.dtype)).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=_torch_dtype(preset.dtype),
+                                                 attn_implementation=attention("sdpa", preset.dtype == "bfloat16"))
+    model = model.to(device).eval()
     max_len = min(preset.max_model_len or 10**9, getattr(model.config, "max_position_embeddings", 10**9))
     state = {"peft": None, "active": None}
 

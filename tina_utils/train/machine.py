@@ -7,6 +7,7 @@ Used in: runner.train (every CLI and notebook run).
 """
 
 import dataclasses
+import functools
 import importlib.util
 import os
 
@@ -32,11 +33,35 @@ def cpu_bf16_available() -> bool:
     return bool(is_torch_bf16_available_on_device("cpu"))
 
 
-def attention(choice: str) -> str:
-    """The attention kernel to load: flash-attention 2 where it can run ('auto' or asked for), else sdpa."""
+@functools.cache
+def cpu_sdpa_bf16_runs() -> bool:
+    """True when PyTorch's CPU sdpa kernel runs in bfloat16 on this machine (probed once, 64 tokens)."""
+    import torch
+
+    probe = torch.zeros(1, 1, 64, 16, dtype=torch.bfloat16)
+    try:
+        torch.nn.functional.scaled_dot_product_attention(probe, probe, probe, is_causal=True)
+    except RuntimeError:  # torch 2.13 under ATEN_CPU_CAPABILITY=default on an AMX CPU: "pack_vnni2 is only ..."
+        return False
+    return True
+
+
+def attention(choice: str, bf16: bool = True) -> str:
+    """The attention kernel to load: flash-attention 2 where it can run ('auto' or asked for), else sdpa; eager
+    where the CPU's bf16 sdpa kernel fails."""
     if choice in ("auto", "flash_attention_2"):
-        return "flash_attention_2" if flash_attention_available() else "sdpa"
+        choice = "flash_attention_2" if flash_attention_available() else "sdpa"
+    if choice == "sdpa" and bf16 and not cuda_available() and not cpu_sdpa_bf16_runs():
+        return "eager"
     return choice
+
+
+def _attention_change(kernel: str) -> str:
+    """Why the attention kernel was changed, for adapt_to_machine's line."""
+    if kernel == "eager":
+        return "PyTorch's CPU sdpa kernel fails in bfloat16 on this machine, eager attention instead"
+    where = "no CUDA GPU" if not cuda_available() else "flash-attn is not installed"
+    return f"{where}, PyTorch sdpa instead of flash-attention 2"
 
 
 def use_cpu_devices() -> None:
@@ -58,10 +83,10 @@ def adapt_to_machine(recipe: Recipe, say=print) -> Recipe:
         changes["use_cpu"] = (True, "no CUDA GPU, training on the CPU")
     if on_cpu and recipe.bf16 and not cpu_bf16_available():
         changes["bf16"] = (False, "this CPU has no bfloat16 kernels, training in float32")
-    kernel = attention(recipe.attn_implementation)
+    bf16 = changes.get("bf16", (recipe.bf16,))[0]
+    kernel = attention(recipe.attn_implementation, bf16)
     if kernel != recipe.attn_implementation:
-        why = ("no CUDA GPU" if not cuda_available() else "flash-attn is not installed") if kernel == "sdpa" else None
-        changes["attn_implementation"] = (kernel, why and f"{why}, PyTorch sdpa instead of flash-attention 2")
+        changes["attn_implementation"] = (kernel, _attention_change(kernel) if kernel in ("sdpa", "eager") else None)
     for key, (value, why) in changes.items():
         if why:
             say(f"{recipe.name}: {key} {getattr(recipe, key)!r} -> {value!r} ({why})")

@@ -83,7 +83,7 @@ def load_model_and_tokenizer(recipe: Recipe):
     tokenizer.padding_side = "left"
     model = env.from_hub(
         AutoModelForCausalLM.from_pretrained, path, dtype=torch.bfloat16 if recipe.bf16 else torch.float32,
-        attn_implementation=attention(recipe.attn_implementation))
+        attn_implementation=attention(recipe.attn_implementation, recipe.bf16))
     return model, tokenizer
 
 
