@@ -17,9 +17,12 @@ LAB_PORT ?= 8888
 LAB_ARGS ?=
 NBVAL := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: demo test install world unit nbtest figures notebooks lab colab-links gpu-resolve gpu-check clean
+.PHONY: help demo test quick lint install world unit nbtest figures notebooks lab colab-links gpu-resolve gpu-check clean
 
-install: $(VENV)/.installed
+help:  ## list the targets
+	@awk -F':.*## ' '/^[a-z][a-z-]*:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(VENV)/.installed  ## venv with the pinned CPU stack (torch 2.13.0 CPU build), the package and the kernel
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -36,18 +39,24 @@ endif
 	@touch $@
 
 world: install  ## build (or reuse) the tiny offline world
-	$(PY) -c "from tina_utils import tiny; print(tiny.build())"
+	$(PY) -c "from tina_utils.worlds import tiny; print(tiny.build())"
 
 demo: world  ## run notebooks 01 -> 05 on the tiny profile into results/executed/
 	$(PY) -m tina_utils.pipeline --profile tiny
 
-test: world  ## unit tests + nbval on the committed notebooks (what CI runs)
-	$(PY) -m pytest -q -p no:cacheprovider tests notebooks $(NBVAL)
+test: lint world  ## lint + every test + nbval on the committed notebooks (what CI runs)
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests notebooks $(NBVAL)
 
-unit: world
+quick: lint world  ## the fast loop: every test without the slow, gpu or network marker (< 2 min)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not gpu and not network" tests
+
+lint: install  ## ruff (pycodestyle, pyflakes, import order) on the whole tree
+	$(VENV)/bin/ruff check .
+
+unit: world  ## every test under tests/ (no notebooks)
 	$(PY) -m pytest -q tests
 
-nbtest: world
+nbtest: world  ## nbval on the committed notebooks
 	$(PY) -m pytest -q notebooks $(NBVAL)
 
 figures: install  ## redraw every figure from the tables under results/ (no model needed)
@@ -69,5 +78,5 @@ gpu-resolve: install  ## resolve `.[gpu,dev]` for Linux x86_64 / Python 3.11 fro
 gpu-check: install  ## on a lent GPU: GPU tests, paper recipe, eval backends, 1.5B speed/memory, bf16 merge (< 10 min; dry run on a CPU)
 	$(PY) benchmarks/gpu_day.py $(GPU_DAY_ARGS)
 
-clean:
+clean:  ## delete what make demo wrote under results/ (not the committed reference tables)
 	rm -rf results/executed results/0[1-5]_* results/runs.csv

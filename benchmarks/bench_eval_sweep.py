@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tina_utils import env  # noqa: E402
+from tina_utils import env, runs  # noqa: E402
 from tina_utils import evaluate as ev  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def make_adapters(base: str, out: Path, k: int, rank: int, targets: list[str]) -
             for name, param in peft_model.named_parameters():
                 if "lora_" in name:
                     param.normal_(0, 0.01)
-        path = out / f"checkpoint-{(i + 1) * 50}"
+        path = out / runs.checkpoint_name((i + 1) * 50)
         peft_model.save_pretrained(path)
         adapters[path.name] = path
     return adapters
@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     print("environment:", json.dumps({**{k: env.versions()[k] for k in ("torch", "peft", "vllm")},
                                       "hardware": env.hardware()}))
-    from tina_utils import tiny
+    from tina_utils.worlds import tiny
 
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)

@@ -1,6 +1,6 @@
 """Benchmark: Tina-style inline math-verify grading vs tina_utils.rewards.grading.grade_many on R1-style completions.
 
-Run: cd /work/main && . .venv/bin/activate && python benchmarks/bench_grading.py [--n 2000] [--workers N]
+Run (from the repository root): .venv/bin/python benchmarks/bench_grading.py [--n 2000] [--workers N]
 Prints items/s of (a) the baseline, one process calling math-verify parse (gold) + parse (completion) +
 verify per item with math-verify's own 5 s signal timeouts, as Tina's accuracy reward did, and (b)
 grade_many; their ratio; verdict agreement on items where the baseline did not time out; p50/p99 per-item

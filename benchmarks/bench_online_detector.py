@@ -35,7 +35,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     start = time.time()
     print(f"{args.seeds} seeds per kind, {args.steps} steps, min_steps={args.min_steps}, confirm_steps={args.confirm}")
-    print(f"{'kind':>6} {'detected':>9} {'lag mean':>9} {'lag min':>8} {'lag max':>8} {'early alarms':>13} {'missed':>7}")
+    print(f"{'kind':>6} {'detected':>9} {'lag mean':>9} {'lag min':>8} {'lag max':>8} "
+          f"{'early alarms':>13} {'missed':>7}")
     for kind in KINDS:
         lags, early, missed, alarms = [], 0, 0, 0
         for seed in range(1000, 1000 + args.seeds):

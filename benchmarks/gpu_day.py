@@ -40,7 +40,7 @@ def run_step_here(name: str, work: Path, dry: bool, use_vllm: bool, fail: bool) 
 
     import torch
 
-    from tina_utils.train.machine import attention
+    from tina_utils.devices import attention
 
     device = "cuda" if torch.cuda.is_available() and not dry else "cpu"
     ctx = {"work": work, "dry": dry, "device": device, "attention": attention("auto"),

@@ -45,7 +45,7 @@ def random_model(ctx: dict, layers: int, vocab: int | None = None, normal: bool 
     from transformers import Qwen2Config, Qwen2ForCausalLM
     from transformers.initialization import no_init_weights
 
-    from tina_utils import r1_mini
+    from tina_utils.worlds import r1_mini
 
     sizes = {**r1_mini.REAL_SIZES, "num_hidden_layers": layers, **({"vocab_size": vocab} if vocab else {})}
     config = Qwen2Config(**r1_mini.REAL_CONFIG, **sizes, attn_implementation=ctx["attention"])
@@ -81,9 +81,9 @@ def needs(ctx: dict, step: str) -> dict:
 
 
 def fixtures(ctx: dict) -> dict:
-    """Local files in the real Hub schemas (tests/schema_fixtures.py) in the work dir: {name: path}."""
+    """Local files in the real Hub schemas (tests/support/schema_fixtures.py) in the work dir: {name: path}."""
     sys.path.insert(0, str(ROOT / "tests"))
-    import schema_fixtures
+    from support import schema_fixtures
 
     return {k: str(v) for k, v in schema_fixtures.write_all(ctx["work"] / "fixtures").items()}
 
@@ -106,6 +106,7 @@ def step_train(ctx: dict) -> dict:
     """open_rs2 on r1-mini for a few steps: bf16, vLLM colocated when available, else transformers generation."""
     import pandas as pd
 
+    from tina_utils import devices
     from tina_utils.train import load_recipe, memory, runner
 
     s = shapes(ctx["dry"])
@@ -125,7 +126,7 @@ def step_train(ctx: dict) -> dict:
         from tina_utils import worlds
 
         config = AutoConfig.from_pretrained(worlds.resolve_model("r1-mini"))
-        out["estimate_gib"] = memory.train_memory(recipe, config=config, gpu_gib=memory.visible_gpu_gib()).total
+        out["estimate_gib"] = memory.train_memory(recipe, config=config, gpu_gib=devices.visible_gpu_gib()).total
     return out
 
 
@@ -288,8 +289,10 @@ def step_memory(ctx: dict) -> dict:
     """The memory estimate for the train_step's shapes against its measured peak (and for the colocated run)."""
     from transformers import Qwen2Config
 
-    from tina_utils import r1_mini
+    from tina_utils import devices
+    from tina_utils.evaluate import get_preset
     from tina_utils.train import load_recipe, memory
+    from tina_utils.worlds import r1_mini
 
     measured = needs(ctx, "train_step")
     config = Qwen2Config(**r1_mini.REAL_CONFIG, **{**r1_mini.REAL_SIZES, "num_hidden_layers": measured["layers"]})
@@ -298,8 +301,8 @@ def step_memory(ctx: dict) -> dict:
     expected = est.total - est.components["vllm"]  # the step runs without vLLM
     out = {"estimate_gib": expected, "measured_gib": measured["peak_gib"],
            "error_pct": 100 * (expected - measured["peak_gib"]) / measured["peak_gib"], "components": est.components,
-           "open_rs2_gib": memory.train_memory(load_recipe("open_rs2"), gpu_gib=memory.visible_gpu_gib()).total,
-           "paper_eval_gib": memory.eval_memory("paper").total}
+           "open_rs2_gib": memory.train_memory(load_recipe("open_rs2"), gpu_gib=devices.visible_gpu_gib()).total,
+           "paper_eval_gib": memory.eval_memory(get_preset("paper")).total}
     train = ctx["work"] / "train.json"
     colocated = json.loads(train.read_text()) if train.exists() else {}
     if colocated.get("peak_gib") and colocated.get("estimate_gib"):

@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import pytest
+from support import schema_fixtures
 
-import schema_fixtures
-from tina_utils import pipeline
+from tina_utils import devices, pipeline
 from tina_utils.evaluate import cli as evaluate_cli
-from tina_utils.train import machine, runner
+from tina_utils.train import runner
 
 CPU_RUN = ["--model", "r1-mini", "--use_vllm", "false", "--max_steps", "2", "--stop_at_step", "2"]
 
@@ -57,7 +57,7 @@ def test_train_cli_rejects_bad_recipes_keys_types_and_paths(argv, expected, caps
     assert expected in one_line_error(runner.main, argv, capsys)
 
 
-@pytest.mark.skipif(machine.cuda_available(), reason="the vLLM error is for machines without CUDA")
+@pytest.mark.skipif(devices.cuda_available(), reason="the vLLM error is for machines without CUDA")
 def test_a_paper_recipe_on_a_cpu_machine_says_which_overrides_to_use(files, capsys):
     line = one_line_error(runner.main, ["open_rs2", "--dataset_path", str(files["open_rs"])], capsys)
     assert "needs a CUDA GPU" in line and "--use_vllm false" in line and "--model r1-mini" in line

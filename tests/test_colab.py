@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tina_utils import colab, env
+from tina_utils import colab, devices, env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,8 @@ def test_changing_the_url_is_one_command_that_rewrites_every_place(tmp_path):
     shutil.copy(ROOT / "README.md", copy / "README.md")
     url, ref = "https://github.com/someone/tina-fork", "v0.2"
     changed = colab.rewrite(url, ref, root=copy)
-    assert {path.name for path in changed} == {"colab.py", "README.md", *(p.name for p in (copy / "notebooks").glob("0*"))}
+    notebooks = {path.name for path in (copy / "notebooks").glob("0*")}
+    assert {path.name for path in changed} == {"colab.py", "README.md", *notebooks}
     assert colab.disagreements(url, ref, root=copy) == []
     assert colab.disagreements(root=copy) != []  # the old URL is gone everywhere
     module = (copy / "tina_utils" / "colab.py").read_text()
@@ -69,10 +70,10 @@ def test_runtime_warnings_name_what_the_profile_lacks(profile, gpu, expected):
 
 def test_the_runtime_check_prints_nothing_on_the_tiny_profile(monkeypatch):
     lines = []
-    monkeypatch.setattr(colab, "gpu_info", lambda: None)
+    monkeypatch.setattr(devices, "gpu_info", lambda: None)
     colab.check_runtime("tiny", say=lines.append)
     assert lines == []
-    monkeypatch.setattr(colab, "gpu_info", lambda: {"name": "NVIDIA L4", "memory_gib": 22.0, "bf16": True})
+    monkeypatch.setattr(devices, "gpu_info", lambda: {"name": "NVIDIA L4", "memory_gib": 22.0, "bf16": True})
     colab.check_runtime("paper", say=lines.append)
     assert lines[0] == "GPU: NVIDIA L4, 22.0 GiB, bf16 yes" and len(lines) == 2
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tina_utils import cost, env, phase
+from tina_utils import cost, env, phase, runs
 from tina_utils import evaluate as ev
 from tina_utils.evaluate import core
 from tina_utils.phase import early_stop
@@ -137,7 +137,7 @@ def test_run_dir_holds_the_documented_files(run):
         else:
             names.add(path.name)
     assert names == set(documented("run-dir"))
-    assert runlog.checkpoint_steps(run["dir"]) == [1, 2]
+    assert runs.checkpoint_steps(run["dir"]) == [1, 2]
 
 
 @pytest.mark.slow

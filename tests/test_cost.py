@@ -5,8 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from tina_utils import cost
-from tina_utils.cost import accounting
+from tina_utils import cost, runs
 
 N = cost.N_PARAMS
 
@@ -74,7 +73,8 @@ def test_tina_napkin_is_hand_computable():
 
 def test_headline_nine_dollars_best_checkpoint_of_best_run(results):
     best = cost.headline_best_checkpoint()
-    assert (best["task"], best["best_step"], best["stop_step"], best["n_checkpoints"]) == ("Tina-Open-RS2", 450, 850, 17)
+    found = (best["task"], best["best_step"], best["stop_step"], best["n_checkpoints"])
+    assert found == ("Tina-Open-RS2", 450, 850, 17)
     assert best["train_usd"] == pytest.approx(15 * 450 / 850)
     assert best["eval_usd"] == pytest.approx(17 / 17)
     assert round(best["total_usd"]) == best["stated_total_usd"] == 9
@@ -166,9 +166,9 @@ def test_run_costs_reuses_given_checkpoint_table(results):
 
 
 def test_unexpected_checkpoint_name_is_rejected():
-    assert accounting._checkpoint_step("checkpoint-450") == 450 and accounting._checkpoint_step("base") == 0
+    assert runs.step_of("checkpoint-450") == 450 and runs.step_of("base") == 0
     with pytest.raises(ValueError, match="checkpoint name 'final'"):
-        accounting._checkpoint_step("final")
+        runs.step_of("final")
 
 
 def test_missing_runs_file_gives_empty_frames_and_a_message(results, capsys):

@@ -11,7 +11,7 @@ from datasets import Dataset
 
 from tina_utils import data
 from tina_utils.data import benchmarks, prompts, sources
-from tina_utils.tiny import make_tokenizer
+from tina_utils.worlds.tiny import make_tokenizer
 
 CHAT = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
 
@@ -252,7 +252,8 @@ GPQA_ROWS = [{"Question": f"Q{i}?", "Correct Answer": f" right{i} ", "Incorrect 
 
 def test_every_benchmark_has_a_schema_fixture():
     assert set(benchmarks.BENCHMARKS) == set(BENCH_RAW) | {"gpqa_diamond", "tiny_eval"}
-    assert benchmarks.PAPER_BENCHMARKS == ["aime24", "aime25", "amc23", "math_500", "minerva", "gpqa_diamond"]
+    assert benchmarks.PAPER_BENCHMARKS == ("aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva")
+    assert set(benchmarks.PAPER_BENCHMARKS) == {name for name, spec in benchmarks.BENCHMARKS.items() if spec["paper"]}
 
 
 @pytest.mark.parametrize("name", sorted(BENCH_RAW))

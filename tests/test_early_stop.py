@@ -12,7 +12,8 @@ import yaml
 from transformers import TrainerControl, TrainerState
 
 from tina_utils.phase import TransitionCallback, early_stop, load_logs, synthetic_logs
-from tina_utils.train.runlog import mark_complete
+from tina_utils.runs import mark_complete
+
 
 def _fake_run(path, steps: int, planned: int, record: dict | None):
     """A run dir with log.csv (1 s per step), recipe.yaml and optionally transition.json."""

@@ -1,4 +1,7 @@
-"""Evaluation: pass@k, grading per profile, generation cache/resume, backends, bad input, sweep. Run: pytest tests/test_evaluate.py"""
+"""Evaluation: pass@k, grading per profile, generation cache/resume, backends, bad input, sweep.
+
+Run: pytest tests/test_evaluate.py
+"""
 
 import importlib.util
 import json
@@ -9,6 +12,7 @@ import pytest
 import torch
 
 from tina_utils import evaluate as ev
+from tina_utils import runs
 from tina_utils.evaluate import adapters
 from tina_utils.evaluate import backends as eb
 
@@ -98,7 +102,7 @@ def _save_adapter(base_path, out_dir, seed, r=4, base_name=None, model=None):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A random tiny Qwen2 base (the tiny world's tokenizer, no warm start) and a fake run with two checkpoints."""
-    from tina_utils import tiny
+    from tina_utils.worlds import tiny
 
     base = tmp_path_factory.mktemp("world") / "tiny-random"
     tokenizer = tiny.make_tokenizer()
@@ -225,7 +229,8 @@ def test_a_sample_depends_on_its_seed_not_on_its_batch(world):
     together = backend.generate("checkpoint-10", prompts, [1, 2, 3])
     alone = backend.generate("checkpoint-10", prompts[2:], [3])
     assert together[2] == alone[0]
-    assert backend.generate("checkpoint-10", prompts, [4, 5, 6]) != backend.generate("checkpoint-20", prompts, [4, 5, 6])
+    seeds = [4, 5, 6]
+    assert backend.generate("checkpoint-10", prompts, seeds) != backend.generate("checkpoint-20", prompts, seeds)
 
 
 @gpu
@@ -251,7 +256,7 @@ def test_missing_checkpoint_path(world, tmp_path):
 def test_adapter_for_a_different_base_model(world, tmp_path):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from tina_utils import tiny
+    from tina_utils.worlds import tiny
 
     other = _save_adapter(world["base"], tmp_path / "other", 3, base_name="Qwen/Qwen2.5-Math-1.5B")
     with pytest.raises(ValueError, match="trained on base model 'Qwen/Qwen2.5-Math-1.5B'"):
@@ -347,10 +352,10 @@ def test_incomplete_checkpoints_are_skipped(world, tmp_path, capsys):
     shutil.copytree(world["adapters"]["checkpoint-10"], run / "checkpoint-10")
     (run / "checkpoint-20").mkdir(parents=True)
     (run / "checkpoint-20" / "adapter_config.json").write_text("{}")
-    assert list(ev.find_checkpoints(run)) == ["checkpoint-10"]
+    assert list(runs.find_checkpoints(run)) == ["checkpoint-10"]
     assert "skipping incomplete checkpoints: checkpoint-20" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match="run directory .* does not exist"):
-        ev.find_checkpoints(tmp_path / "nope")
+        runs.find_checkpoints(tmp_path / "nope")
 
 
 def test_compare_to_paper_puts_our_rows_next_to_the_papers(results):

@@ -1,5 +1,5 @@
-"""Tests for tina_utils.rewards.grading: profiles, gold cache, worker pool, timeouts, threads. Run: cd /work/main &&
-HF_HUB_OFFLINE=1 python -m pytest tests/test_grading.py -q"""
+"""Tests for tina_utils.rewards.grading: profiles, gold cache, worker pool, timeouts, threads.
+Run: HF_HUB_OFFLINE=1 python -m pytest tests/test_grading.py -q"""
 
 import logging
 import os

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import schema_fixtures
+from support.processes import kill_tree
 
-import schema_fixtures
-from processes import kill_tree
-from tina_utils import grid, pipeline, tiny
+from tina_utils import grid, pipeline
+from tina_utils.worlds import tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 

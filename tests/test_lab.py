@@ -29,7 +29,8 @@ def free_port() -> int:
 
 def api(port: int, path: str, data: dict | None = None) -> dict:
     """GET (or POST `data` to) the server's REST API."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/{path}", method="POST" if data is not None else "GET",
+    method = "POST" if data is not None else "GET"
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/{path}", method=method,
                                      data=json.dumps(data).encode() if data is not None else None,
                                      headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:

@@ -5,27 +5,38 @@ Run: pytest tests/test_layout.py
 
 import ast
 import importlib
-import tomllib
+import re
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tina_utils"
-SHARED = {"__init__", "env", "tiny", "r1_mini", "worlds", "pipeline", "grid", "plots", "claims", "colab"}
+SHARED = {"__init__", "env", "runs", "devices", "paper", "pipeline", "grid", "plots", "claims", "colab"}
+SHARED_PACKAGES = {
+    "worlds": {"__init__", "tiny", "r1_mini", "save"},
+    "transition": {"__init__", "logs", "detect", "online"},
+}
 STAGES = {
     "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources"},
     "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},
     "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
               "grouped_trainer", "machine", "memory"},
-    "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters", "lighteval_grader",
-                 "lighteval_side", "merge_rounding", "shards"},
-    "cost": {"__init__", "__main__", "accounting", "reference"},
-    "phase": {"__init__", "logs", "detect", "online", "report", "early_stop"},
+    "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters",
+                 "lighteval_grader", "lighteval_side", "merge_rounding", "shards"},
+    "cost": {"__init__", "__main__", "accounting"},
+    "phase": {"__init__", "report", "early_stop"},
 }
+# A stage may import only stages before it. The grader (rewards) comes first: preparing data checks that golds parse.
+STAGE_ORDER = ("rewards", "data", "train", "evaluate", "cost", "phase")
+# What every stage stands on imports no stage (the offline worlds may use data's chat templates).
+FOUNDATION = {"env", "runs", "devices", "paper", "transition"}
 FLAT = ["adapters", "benchmarks", "config", "cost", "data", "early_stop", "eval_backends", "eval_sweep", "evaluate",
         "grading", "grading_pool", "grouped_trainer", "phase", "phase_online", "phase_report", "prompts", "recipe_map",
-        "recipe_schema", "reference", "rewards", "runlog", "samples", "sources", "train", "train_logs"]
+        "recipe_schema", "reference", "rewards", "runlog", "samples", "sources", "train", "train_logs", "tiny",
+        "r1_mini", "worlds"]
+CHECKPOINT_TEXT = re.compile(r"checkpoint-\*|[\"']checkpoint-|fullmatch\(r\"checkpoint|\"02_train\"")
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -91,11 +102,53 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_each_stage_is_a_package_with_its_modules():
     assert {path.stem for path in PACKAGE.glob("*.py")} == SHARED
     found = {path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
-    assert found == set(STAGES)
-    for stage, modules in STAGES.items():
-        assert {path.stem for path in (PACKAGE / stage).glob("*.py")} == modules, stage
+    assert found == set(STAGES) | set(SHARED_PACKAGES)
+    for package, modules in {**STAGES, **SHARED_PACKAGES}.items():
+        assert {path.stem for path in (PACKAGE / package).glob("*.py")} == modules, package
     assert (PACKAGE / "train" / "recipes" / "tina.yaml").exists()
     assert (PACKAGE / "train" / "recipes" / "accelerate" / "zero2.yaml").exists()
+
+
+def top_level(module: str) -> str:
+    """'tina_utils.evaluate.core' -> 'evaluate', 'tina_utils.runs' -> 'runs', 'tina_utils' -> ''."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def edges_against_the_order(graph: dict[str, set[str]]) -> list[str]:
+    """Imports from a stage into a later stage, or from the foundation into any stage."""
+    bad = []
+    for module, imported in graph.items():
+        source = top_level(module)
+        for target in imported:
+            goal = top_level(target)
+            stages = source in STAGE_ORDER and goal in STAGE_ORDER
+            later = stages and STAGE_ORDER.index(goal) > STAGE_ORDER.index(source)
+            if later or (source in FOUNDATION and goal in STAGE_ORDER):
+                bad.append(f"{module} -> {target}")
+    return sorted(bad)
+
+
+def test_no_import_runs_against_the_stage_order():
+    graph = import_graph(PACKAGE)
+    assert "tina_utils.transition.online" in graph["tina_utils.train.runner"]  # the graph sees function-level imports
+    assert edges_against_the_order(graph) == []
+
+
+def test_the_order_check_catches_a_stage_importing_a_later_one():
+    graph = {"tina_utils.train.memory": {"tina_utils.evaluate.core"}, "tina_utils.runs": {"tina_utils.train.runlog"},
+             "tina_utils.evaluate.core": {"tina_utils.train.machine", "tina_utils.runs"}}
+    assert edges_against_the_order(graph) == ["tina_utils.runs -> tina_utils.train.runlog",
+                                              "tina_utils.train.memory -> tina_utils.evaluate.core"]
+
+
+def test_checkpoint_names_and_the_run_dir_rule_live_in_the_run_module():
+    hits = [f"{path.relative_to(ROOT)}:{number}" for path in sorted(PACKAGE.rglob("*.py")) if path.name != "runs.py"
+            for number, line in enumerate(path.read_text().splitlines(), 1)
+            if CHECKPOINT_TEXT.search(line) and not line.lstrip().startswith("#")]
+    assert hits == []
+    assert CHECKPOINT_TEXT.search('run_dir.glob("checkpoint-*")') and CHECKPOINT_TEXT.search('f"checkpoint-{step}"')
+    assert CHECKPOINT_TEXT.search('env.results_dir("02_train") / run_id')
 
 
 def test_no_module_of_the_flat_layout_is_left():

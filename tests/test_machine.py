@@ -5,15 +5,16 @@ Run: pytest tests/test_machine.py
 
 import pytest
 
+from tina_utils import devices
 from tina_utils.train import load_recipe, machine, to_dict
 
 
 def fit(monkeypatch, recipe, cuda: bool, flash: bool = False, cpu_bf16: bool = True, cpu_sdpa_bf16: bool = True):
     """adapt_to_machine on a pretend machine; returns (recipe, printed lines)."""
-    monkeypatch.setattr(machine, "cuda_available", lambda: cuda)
-    monkeypatch.setattr(machine, "flash_attention_available", lambda: cuda and flash)
-    monkeypatch.setattr(machine, "cpu_bf16_available", lambda: cpu_bf16)
-    monkeypatch.setattr(machine, "cpu_sdpa_bf16_runs", lambda: cpu_sdpa_bf16)
+    monkeypatch.setattr(devices, "cuda_available", lambda: cuda)
+    monkeypatch.setattr(devices, "flash_attention_available", lambda: cuda and flash)
+    monkeypatch.setattr(devices, "cpu_bf16_available", lambda: cpu_bf16)
+    monkeypatch.setattr(devices, "cpu_sdpa_bf16_runs", lambda: cpu_sdpa_bf16)
     lines = []
     return machine.adapt_to_machine(recipe, say=lines.append), lines
 
@@ -42,7 +43,7 @@ def test_where_the_cpu_bf16_sdpa_kernel_fails_bf16_models_use_eager_attention_wi
             "machine, eager attention instead)") in lines
     fitted, _ = fit(monkeypatch, recipe, cuda=False, cpu_bf16=False, cpu_sdpa_bf16=False)
     assert fitted.attn_implementation == "sdpa"  # float32 sdpa runs
-    assert machine.attention("sdpa", bf16=True) == "eager" and machine.attention("sdpa", bf16=False) == "sdpa"
+    assert devices.attention("sdpa", bf16=True) == "eager" and devices.attention("sdpa", bf16=False) == "sdpa"
 
 
 def test_the_sdpa_probe_answers_what_a_bf16_forward_does():
@@ -54,7 +55,7 @@ def test_the_sdpa_probe_answers_what_a_bf16_forward_does():
         runs = True
     except RuntimeError:
         runs = False
-    assert machine.cpu_sdpa_bf16_runs() is runs
+    assert devices.cpu_sdpa_bf16_runs() is runs
 
 
 def test_on_a_gpu_auto_attention_is_flash_when_installed_and_sdpa_with_a_line_when_not(monkeypatch):
@@ -79,7 +80,7 @@ def test_the_tiny_recipe_is_already_fitted_to_a_cpu(monkeypatch):
 
 
 def test_notebook_overrides_add_model_data_and_transformers_generation_on_a_cpu(monkeypatch):
-    monkeypatch.setattr(machine, "cuda_available", lambda: False)
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
     lines = []
     overrides = machine.notebook_overrides("paper", {"max_steps": 3}, model="r1-mini", dataset_path="f.jsonl",
                                            say=lines.append)

@@ -9,8 +9,10 @@ import dataclasses
 import pytest
 import torch
 
-from tina_utils import r1_mini, worlds
-from tina_utils.train import describe, load_recipe, machine, memory, to_lora_config
+from tina_utils import devices, worlds
+from tina_utils.evaluate import get_preset
+from tina_utils.train import describe, load_recipe, memory, to_lora_config
+from tina_utils.worlds import r1_mini
 
 GIB = 2 ** 30
 REAL = {**r1_mini.REAL_CONFIG, **r1_mini.REAL_SIZES}
@@ -80,7 +82,7 @@ def test_open_rs2_components(open_rs2):
 
 
 def test_paper_eval_preset():
-    est = memory.eval_memory("paper")
+    est = memory.eval_memory(get_preset("paper"))
     assert est.components["kv_cache"] == pytest.approx(32768 * 28 * 2 * 256 * 2 / GIB)  # 0.875 GiB per sequence
     assert est.total == pytest.approx(1_777_088_000 * 2 / GIB + 0.875)
     assert est.notes["vllm_share_gib"] == pytest.approx(0.7 * 48e9 / GIB) and est.notes["full_length_sequences"] == 31
@@ -127,7 +129,7 @@ def test_the_estimate_matches_bytes_measured_on_a_cpu_step(world, shape, open_rs
     from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
     from transformers.initialization import no_init_weights
 
-    if sum(shape[1:]) >= 64 and not machine.cpu_sdpa_bf16_runs():
+    if sum(shape[1:]) >= 64 and not devices.cpu_sdpa_bf16_runs():
         pytest.skip("PyTorch's CPU sdpa kernel fails in bfloat16 on this machine; the estimate is for sdpa")
     torch.manual_seed(0)
     if world == "r1-mini":  # head-bound: the fold's temporaries over r1-mini's 768 vocabulary columns
@@ -155,13 +157,13 @@ def test_the_estimate_matches_bytes_measured_on_a_cpu_step(world, shape, open_rs
 
 
 def test_describe_states_the_estimate_for_gpu_recipes_only(open_rs2, monkeypatch):
-    monkeypatch.setattr(memory, "visible_gpu_gib", lambda: None)
+    monkeypatch.setattr(devices, "visible_gpu_gib", lambda: None)
     text = describe(open_rs2)
     assert f"peak GPU memory ≈ {memory.train_memory(open_rs2).total:.1f} GiB" in text and "no GPU visible" in text
     assert "vllm 17.9" in text and "warning" not in text and len(text.splitlines()) == 4
     assert "GPU memory" not in describe(load_recipe("tiny"))  # a CPU recipe: nothing about GPUs
-    monkeypatch.setattr(memory, "visible_gpu_gib", lambda: 16.0)
+    monkeypatch.setattr(devices, "visible_gpu_gib", lambda: 16.0)
     assert "warning: the estimate exceeds this GPU's 16.0 GiB" in describe(open_rs2)
-    monkeypatch.setattr(memory, "visible_gpu_gib", lambda: 139.8)
+    monkeypatch.setattr(devices, "visible_gpu_gib", lambda: 139.8)
     text = describe(open_rs2)
     assert "on this 140 GiB GPU" in text and "warning" not in text and "vllm 55.9" in text

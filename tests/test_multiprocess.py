@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import schema_fixtures
+from support.processes import kill_tree
 
-import schema_fixtures
-from processes import kill_tree
 from tina_utils.evaluate import cache as eval_cache
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,10 @@ Run: HF_HUB_OFFLINE=1 python -m pytest tests/test_objective.py -q
 
 import pytest
 import torch
+from trl import GRPOTrainer
 
 from tina_utils import train
 from tina_utils.train import load_recipe
-from trl import GRPOTrainer
 
 # Device-bound settings only: the objective keys (loss, beta, temperature, rewards, G, prompts per step) stay the
 # recipe's. Dropout off so the recomputation sees the same forward pass as TRL's.

@@ -7,9 +7,10 @@ Run: pytest tests/test_paper_notebooks.py   (about 80 s on 2 cores; marked slow,
 
 import pandas as pd
 import pytest
+from support import schema_fixtures
 
-import schema_fixtures
-from tina_utils import pipeline, r1_mini
+from tina_utils import pipeline
+from tina_utils.worlds import r1_mini
 
 pytestmark = pytest.mark.slow
 RUN_ID = f"open_rs2-seed42-r1mini{r1_mini.VERSION}"

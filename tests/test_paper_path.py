@@ -11,14 +11,14 @@ import sys
 
 import pandas as pd
 import pytest
+from support import schema_fixtures
 
-import schema_fixtures
-from tina_utils import env, worlds
-from tina_utils.train import list_recipes, load_recipe, machine, runner
+from tina_utils import devices, env, worlds
+from tina_utils.data.benchmarks import PAPER_BENCHMARKS
+from tina_utils.train import list_recipes, load_recipe, runner
 
 pytestmark = pytest.mark.slow
 PAPER_RECIPES = [name for name in list_recipes() if not name.startswith("tiny")]
-PAPER_BENCHMARKS = ["aime24", "aime25", "amc23", "math_500", "minerva", "gpqa_diamond"]
 CPU_OVERRIDES = ["--model", "r1-mini", "--use_vllm", "false", "--max_steps", "2", "--stop_at_step", "2",
                  "--save_steps", "1", "--max_completion_length", "32"]
 OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -31,7 +31,8 @@ def files(tmp_path_factory):
 
 def command(recipe: str, dataset_path, run_dir) -> list[str]:
     """The documented CPU command for `recipe`."""
-    return [recipe, *CPU_OVERRIDES[:4], "--dataset_path", str(dataset_path), *CPU_OVERRIDES[4:], "--run_dir", str(run_dir)]
+    data = ["--dataset_path", str(dataset_path)]
+    return [recipe, *CPU_OVERRIDES[:4], *data, *CPU_OVERRIDES[4:], "--run_dir", str(run_dir)]
 
 
 def test_there_are_24_paper_recipes():
@@ -66,7 +67,7 @@ def test_the_documented_command_trains_open_rs2_on_cpu_and_says_what_it_adapted(
     proc, run_dir, results = cli_run
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "open_rs2: use_cpu False -> True (no CUDA GPU" in proc.stdout
-    kernel = machine.attention("auto")  # sdpa, or eager where this CPU's bf16 sdpa kernel fails
+    kernel = devices.attention("auto")  # sdpa, or eager where this CPU's bf16 sdpa kernel fails
     assert f"open_rs2: attn_implementation 'auto' -> '{kernel}'" in proc.stdout
     record = json.loads(proc.stdout[proc.stdout.index("{\n"):])
     assert record["status"] == "complete" and record["steps"] == 2 and record["checkpoints"] == 2
@@ -119,7 +120,8 @@ def test_evaluation_cli_scores_a_run_on_local_files_of_the_six_benchmarks(cli_ru
     from tina_utils.evaluate import cli
 
     _, run_dir, _ = cli_run
-    argv = [str(run_dir), "--preset", "paper", "--n_problems", "3", "--max_new_tokens", "8", "--backend", "transformers",
+    argv = [str(run_dir), "--preset", "paper", "--n_problems", "3", "--max_new_tokens", "8",
+            "--backend", "transformers",
             "--out", str(tmp_path), *[f"--data={name}={files[name]}" for name in PAPER_BENCHMARKS]]
     proc = subprocess.run([sys.executable, "-m", "tina_utils.evaluate", *argv], capture_output=True, text=True,
                           env=OFFLINE, timeout=600)

@@ -1,4 +1,7 @@
-"""Phase-transition detector, log loading, checkpoint relation, figure and the TransitionCallback: HF_HUB_OFFLINE=1 python -m pytest tests/test_phase.py -q"""
+"""Phase-transition detector, log loading, checkpoint relation, figure and the TransitionCallback.
+
+Run: HF_HUB_OFFLINE=1 python -m pytest tests/test_phase.py -q
+"""
 
 import json
 from types import SimpleNamespace
@@ -8,8 +11,18 @@ import pandas as pd
 import pytest
 from transformers import TrainerControl, TrainerState
 
-from tina_utils.phase import (OnlineDetector, Transition, TransitionCallback, canonical_name, detect_all,
-                              detect_transition, load_logs, plot_phase_panel, relate_to_checkpoints, synthetic_logs)
+from tina_utils.phase import (
+    OnlineDetector,
+    Transition,
+    TransitionCallback,
+    canonical_name,
+    detect_all,
+    detect_transition,
+    load_logs,
+    plot_phase_panel,
+    relate_to_checkpoints,
+    synthetic_logs,
+)
 
 # Stated tolerances (|detected - true| in steps, 200-step synthetic runs, change drawn in steps 60..140).
 TOLERANCE = {"step": 1, "noisy": 2, "peak": 1, "ramp": 5}  # ramp: 40 steps wide, true step = its midpoint
@@ -95,7 +108,8 @@ def test_load_logs_every_format(tmp_path):
     assert old["completion_length"].tolist() == [500.0, 300.0]
     new = load_logs(tmp_path / "wandb_1x.csv")
     assert new["step"].tolist() == [5, 10] and new["completion_length"].tolist() == [100.0, 90.0]
-    assert canonical_name("rewards/format_reward/mean") == canonical_name("train/rewards/format_reward") == "format_reward"
+    assert canonical_name("rewards/format_reward/mean") == "format_reward"
+    assert canonical_name("train/rewards/format_reward") == "format_reward"
 
 
 def test_load_logs_errors_name_columns(tmp_path):

@@ -4,7 +4,7 @@ Run: pytest tests/test_prompts.py
 """
 
 from tina_utils.data import prompts
-from tina_utils.tiny import make_tokenizer
+from tina_utils.worlds.tiny import make_tokenizer
 
 # Rebuilt line by line from Tina's tina/utils/prompt.py, independently of prompts.py's spelling.
 OPEN_R1_LINES = [

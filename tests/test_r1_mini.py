@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from tina_utils import r1_mini, worlds
-from tina_utils.r1_mini import BOS, EOS
+from tina_utils import worlds
+from tina_utils.worlds import r1_mini
+from tina_utils.worlds.r1_mini import BOS, EOS
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,8 @@ def test_the_name_resolves_to_a_cached_world_and_other_ids_pass_through(world):
     path, _, _ = world
     assert worlds.resolve_model("r1-mini") == path == str(r1_mini.world_dir(0))
     assert json.loads((r1_mini.world_dir(0) / "r1_mini.json").read_text())["version"] == r1_mini.VERSION
-    assert worlds.resolve_model("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    real = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    assert worlds.resolve_model(real) == real
 
 
 def test_tokenizer_has_the_real_roles_and_added_tokens_in_the_real_order(world):
@@ -45,13 +47,15 @@ def test_add_bos_token_gives_two_bos_on_chat_text_as_lighteval_sent_it(world):
     _, tok, _ = world
     text = tok.apply_chat_template([{"role": "user", "content": "1+1?"}], tokenize=False, add_generation_prompt=True)
     with_special = tok(text)["input_ids"]
-    assert with_special[:2] == [tok.bos_token_id] * 2 and tok(text, add_special_tokens=False)["input_ids"][0] == tok.bos_token_id
+    assert with_special[:2] == [tok.bos_token_id] * 2
+    assert tok(text, add_special_tokens=False)["input_ids"][0] == tok.bos_token_id
 
 
 def test_chat_template_behaves_like_the_original_release(world):
     _, tok, _ = world
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "1+1?"},
-                {"role": "assistant", "content": "<think>\nadd</think>\n\\boxed{2}"}, {"role": "user", "content": "2+2?"}]
+                {"role": "assistant", "content": "<think>\nadd</think>\n\\boxed{2}"},
+                {"role": "user", "content": "2+2?"}]
     text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     assert text == f"{BOS}Be brief.<｜User｜>1+1?<｜Assistant｜>\n\\boxed{{2}}{EOS}<｜User｜>2+2?<｜Assistant｜>"
     assert tok.apply_chat_template(messages[1:2], tokenize=False) == f"{BOS}<｜User｜>1+1?"
@@ -81,7 +85,8 @@ def test_model_loads_with_from_pretrained_in_bf16_and_generates(world):
 
     path, tok, _ = world
     model = AutoModelForCausalLM.from_pretrained(path)
-    assert model.dtype == torch.bfloat16 and model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr()
+    assert model.dtype == torch.bfloat16
+    assert model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr()
     ids = tok("2+2=", return_tensors="pt")
     out = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tok.eos_token_id)
     assert out.shape[1] <= ids["input_ids"].shape[1] + 4

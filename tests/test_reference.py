@@ -1,11 +1,14 @@
-"""The paper's reference tables: averages, cross-table consistency, committed CSVs. `pytest tests/test_reference.py -q`."""
+"""The paper's reference tables: averages, cross-table consistency, committed CSVs.
+
+Run: pytest tests/test_reference.py -q
+"""
 
 import pandas as pd
 import pytest
 
 from tina_utils import env
-from tina_utils.cost import reference
-from tina_utils.cost.reference import BENCHMARKS, load_reference, table
+from tina_utils import paper as reference
+from tina_utils.paper import BENCHMARKS, load_reference, table
 
 SCORED = ["baseline_eval", "tina_models", "ablations"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tina_utils import claims, train
-from tina_utils.train import load_recipe, runlog
+from tina_utils import claims, runs, train
+from tina_utils.train import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def test_same_machine_same_settings_is_bit_identical(tmp_path, monkeypatch):
     assert first["steps"] == second["steps"] == 12
     assert claims.log_digest(tmp_path / "first") == claims.log_digest(tmp_path / "second")
     assert _adapter_bytes(tmp_path / "first", 12) == _adapter_bytes(tmp_path / "second", 12)
-    assert runlog.checkpoint_steps(tmp_path / "first") == [12]
+    assert runs.checkpoint_steps(tmp_path / "first") == [12]
 
 
 def other_rounding() -> dict:

@@ -1,5 +1,5 @@
 """Tests for tina_utils.rewards: every reward on hand-written completions, hand-computed values, robustness.
-Run: cd /work/main && HF_HUB_OFFLINE=1 python -m pytest tests/test_rewards.py -q"""
+Run: HF_HUB_OFFLINE=1 python -m pytest tests/test_rewards.py -q"""
 
 import math
 from datetime import timedelta

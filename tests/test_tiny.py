@@ -10,7 +10,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from tina_utils import tiny
+from tina_utils import worlds
+from tina_utils.worlds import tiny
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +95,11 @@ def test_tiny_profile_never_touches_the_network(world, monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    path = tiny.resolve_model(tiny.TINY_MODEL)
+    path = worlds.resolve_model(tiny.TINY_MODEL)
     AutoTokenizer.from_pretrained(path)
     AutoModelForCausalLM.from_pretrained(path)
-    assert tiny.resolve_model("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    real = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    assert worlds.resolve_model(real) == real
 
 
 def test_paper_model_offline_fails_with_an_actionable_message(monkeypatch):

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from transformers import TrainerControl
 
-from tina_utils import tiny
+from tina_utils import runs
 from tina_utils.train import load_recipe, runlog, runner  # runner: patched where it looks names up
+from tina_utils.worlds import tiny
 
 
 def _state(step, max_steps=10):
@@ -26,7 +27,7 @@ def _checkpoint(run_dir, step, complete=True):
     (path / "trainer_state.json").write_text("{}")
     (path / "adapter_model.safetensors").write_text("x")
     if complete:
-        runlog.mark_complete(path)
+        runs.mark_complete(path)
     return path
 
 
@@ -55,9 +56,9 @@ def test_half_written_checkpoint_is_never_used(tmp_path):
     _checkpoint(tmp_path, 2)
     _checkpoint(tmp_path, 4, complete=False)  # killed while saving
     (tmp_path / "checkpoint-6").mkdir()  # killed right after mkdir
-    assert runlog.last_complete_checkpoint(tmp_path) == (2, tmp_path / "checkpoint-2")
-    assert runlog.remove_incomplete_checkpoints(tmp_path) == ["checkpoint-4", "checkpoint-6"]
-    assert runlog.checkpoint_steps(tmp_path) == [2]
+    assert runs.last_complete_checkpoint(tmp_path) == (2, tmp_path / "checkpoint-2")
+    assert runs.remove_incomplete_checkpoints(tmp_path) == ["checkpoint-4", "checkpoint-6"]
+    assert runs.checkpoint_steps(tmp_path) == [2]
 
 
 def test_log_csv_drops_steps_after_the_resumed_checkpoint(tmp_path):
@@ -145,14 +146,14 @@ def test_tiny_run_writes_the_run_dir_contract(short_run):
     for column in ["rewards/format_reward/mean", "rewards/accuracy_reward/mean", "completions/mean_length",
                    "completions/clipped_ratio", "reward", "learning_rate", "step_time"]:
         assert column in log.columns
-    assert runlog.checkpoint_steps(run_dir) == [2]
+    assert runs.checkpoint_steps(run_dir) == [2]
     assert (run_dir / "checkpoint-2" / "adapter_config.json").exists()
     assert json.loads((run_dir / "env.json").read_text())["trl"] == "1.16.0"
     assert load_recipe(run_dir / "recipe.yaml").stop_at_step == 2
     assert sorted(p.name for p in (run_dir / "completions").glob("*.parquet")) == [
         "completions_00001.parquet", "completions_00002.parquet"]
-    runs = pd.read_csv(root / "runs.csv")
-    assert runs["run_id"].tolist() == ["short"] and runs["status"].tolist() == ["complete"]
+    ledger = pd.read_csv(root / "runs.csv")
+    assert ledger["run_id"].tolist() == ["short"] and ledger["status"].tolist() == ["complete"]
     assert (record["steps"], record["checkpoints"], record["n_gpus"], record["gpu_type"]) == (2, 1, 0, "cpu")
     # the stretched schedule: training stopped at 2 while the LR schedule spans 4 steps
     state = json.loads((run_dir / "checkpoint-2" / "trainer_state.json").read_text())
@@ -173,7 +174,7 @@ def test_killed_run_resumes_without_lost_or_duplicated_steps(short_run, tmp_path
     assert log["step"].tolist() == [1, 2, 3, 4]  # nothing lost, nothing duplicated
     assert -99.0 not in log["reward"].tolist()  # the lost step was re-trained, not kept
     assert log.loc[:1, "reward"].tolist() == first["reward"].tolist()  # steps before the checkpoint untouched
-    assert runlog.checkpoint_steps(run_dir) == [2, 4]
+    assert runs.checkpoint_steps(run_dir) == [2, 4]
     state = json.loads((run_dir / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["global_step"] == 4 and [h["step"] for h in state["log_history"] if "reward" in h] == [1, 2, 3, 4]
     assert (record["status"], record["steps"], record["checkpoints"]) == ("complete", 4, 2)
@@ -219,4 +220,4 @@ def test_one_grpo_step_with_colocated_vllm_on_the_real_architecture(tmp_path, mo
     record = runner.train(recipe, tmp_path / "run")
     log = pd.read_csv(tmp_path / "run" / "log.csv")
     assert record["steps"] == 1 and log["step"].tolist() == [1] and record["gpu_type"] != "cpu"
-    assert log["completions/mean_length"].iloc[0] > 0 and runlog.checkpoint_steps(tmp_path / "run") == [1]
+    assert log["completions/mean_length"].iloc[0] > 0 and runs.checkpoint_steps(tmp_path / "run") == [1]

@@ -1,6 +1,7 @@
 """vLLM API contract: every keyword the evaluation backends and TRL 1.16's GRPOTrainer pass to vLLM exists in the pin.
 
-vLLM's API is read from tests/vllm_<pin>_api.json, which tests/vllm_api_snapshot.py extracts from the vllm wheel's own
+vLLM's API is read from tests/support/vllm_<pin>_api.json, which tests/support/vllm_api_snapshot.py extracts from the
+vllm wheel's own
 source, so the checks need neither a GPU nor vllm. The project's calls are recorded by running `open_vllm` and
 `open_merged(engine="vllm")` against a fake `vllm` module whose result objects carry only attributes vLLM has;
 TRL's calls are read from its installed source with `ast`. That GRPOConfig accepts the recipes' `vllm_*` options
@@ -32,7 +33,7 @@ from tina_utils.train import config, to_grpo_config
 
 ROOT = Path(__file__).resolve().parents[1]
 VLLM_PIN = re.search(r'"vllm==([^"]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
-SNAPSHOT = ROOT / "tests" / f"vllm_{VLLM_PIN}_api.json"
+SNAPSHOT = ROOT / "tests" / "support" / f"vllm_{VLLM_PIN}_api.json"
 TRL_DIR = Path(trl.__file__).parent
 # The TRL files on GRPOTrainer's vLLM path (colocate and server modes).
 TRL_FILES = ["generation/vllm_generation.py", "generation/vllm_client.py", "trainer/grpo_trainer.py"]
@@ -47,7 +48,8 @@ UNKNOWN = ...  # the value of a keyword that is not a literal constant in the so
 def api():
     """The pinned vllm's API snapshot."""
     assert SNAPSHOT.exists(), (f"no API snapshot for the pinned vllm {VLLM_PIN}: pip download vllm=={VLLM_PIN} "
-                               f"--no-deps, then python tests/vllm_api_snapshot.py <wheel> -o tests/{SNAPSHOT.name}")
+                               f"--no-deps, then python tests/support/vllm_api_snapshot.py <wheel> "
+                               f"-o tests/support/{SNAPSHOT.name}")
     return json.loads(SNAPSHOT.read_text())
 
 
@@ -123,7 +125,8 @@ def import_problems(api, imports) -> list[str]:
     for module, name in imports:
         names = api["modules"].get(module)
         if names is None:
-            problems.append(f"{module} is not in the snapshot (add it to MODULES in tests/vllm_api_snapshot.py)")
+            problems.append(f"{module} is not in the snapshot "
+                            f"(add it to MODULES in tests/support/vllm_api_snapshot.py)")
         elif name is not None and name not in names:
             problems.append(f"{module} has no {name!r}")
     return problems

@@ -170,8 +170,8 @@ def test_a_float32_recipe_under_the_bf16_yaml_fails_at_start(monkeypatch, tmp_pa
 def test_zero2_launch_trains_tiny_on_two_cpu_processes(tmp_path):
     import torch
 
-    from tina_utils import tiny
-    from tina_utils.train.machine import cpu_bf16_available
+    from tina_utils.devices import cpu_bf16_available
+    from tina_utils.worlds import tiny
 
     tiny.build()
     run_dir = tmp_path / "run"

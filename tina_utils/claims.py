@@ -17,13 +17,12 @@ whether it is within the noise of the unstopped run's best.
 Used by tests/test_reproducibility.py and benchmarks/bench_tiny_spread.py.
 """
 
-import argparse
 import hashlib
 import json
 import math
 import sys
 
-from tina_utils import env
+from tina_utils import env, runs
 from tina_utils import evaluate as ev
 from tina_utils.phase import detect_transition, early_stop, load_logs
 
@@ -47,7 +46,7 @@ def format_rise(logs) -> float:
 def _base_score(run_dir, n_problems: int) -> tuple[float, float]:
     """pass@1 and its standard error of the untrained model on the held-out problems."""
     preset = ev.get_preset("tiny", n_problems=n_problems)
-    model = ev.base_model_of(run_dir, ev.find_checkpoints(run_dir))
+    model = ev.base_model_of(run_dir, runs.find_checkpoints(run_dir))
     samples = ev.evaluate(model, None, preset, "auto", {"base": None},
                           cache_path=env.results_dir("05_phase") / "early_stop_generations.jsonl")
     row = ev.summarize(samples, preset.pass_ks).query("metric == 'pass@1'").iloc[0]
@@ -99,16 +98,16 @@ def verdicts(result: dict) -> dict:
     if result["stopped_at"] is None:
         consistent = result["same_as_unstopped"]
     else:
-        kept_step = int(result["kept_checkpoint"].split("-")[1])
+        kept_step = runs.step_of(result["kept_checkpoint"])
         consistent = result["steps_saved"] > 0 and kept_step <= result["detected_step"]
     return {"format_rises": result["format_rise"] >= MIN_RISE,
             "beats_base": result["gain_over_base"] > NOISE_Z * result["gain_stderr"],
             "early_stop_consistent": bool(consistent)}
 
 
-def main(argv=None) -> dict:
-    """CLI: check one seed and write/print the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(argv: list[str]) -> dict:
+    """Check one seed and write/print the JSON."""
+    parser = env.cli_parser(prog="python -m tina_utils.claims", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n_problems", type=int, default=N_PROBLEMS)
     parser.add_argument("--out", help="write the JSON here too")
@@ -120,6 +119,11 @@ def main(argv=None) -> dict:
             handle.write(text)
     print(text)
     return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """CLI entry point: bad input is one line, exit code 2."""
+    return env.run_cli(run, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,14 @@ import re
 import sys
 from pathlib import Path
 
-from tina_utils import env
+from tina_utils import devices, env
 
 REPO_URL = "https://github.com/tina-notebooks/tina-notebooks"
 REPO_REF = "main"
 BOOTSTRAP_FIRST_LINE = "# Bootstrap: in Colab (or any kernel without tina_utils) clone and install the repository."
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+?/notebooks/"
                         r"(\d\d_\w+\.ipynb)")
-PAPER_GPU_GIB = 40  # rough single-GPU need of a paper training run (1.5B bf16 + LoRA + activations + vLLM's share)
+PAPER_RUN_NEED_GIB = 40  # rough single-GPU need of a paper training run (1.5B bf16 + LoRA + activations + vLLM's share)
 
 
 def bootstrap_source(url: str = REPO_URL, ref: str = REPO_REF) -> str:
@@ -47,17 +47,6 @@ def colab_url(notebook: str, url: str = REPO_URL, ref: str = REPO_REF) -> str:
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{ref}/notebooks/{notebook}"
 
 
-def gpu_info() -> dict | None:
-    """Name, memory (GiB) and bf16 support of the first CUDA device, or None without one."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return None
-    props = torch.cuda.get_device_properties(0)
-    return {"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1),
-            "bf16": bool(torch.cuda.is_bf16_supported())}
-
-
 def runtime_warnings(profile: str, gpu: dict | None) -> list[str]:
     """What the runtime lacks for `profile`: a GPU, bf16, memory."""
     if profile != "paper":
@@ -69,15 +58,15 @@ def runtime_warnings(profile: str, gpu: dict | None) -> list[str]:
     if not gpu["bf16"]:
         found.append(f"WARNING: {gpu['name']} has no bfloat16 (e.g. a T4): Tina's recipes train in bf16; "
                      f"use an Ampere or newer GPU (A100, L4, L40S, H100)")
-    if gpu["memory_gib"] < PAPER_GPU_GIB:
+    if gpu["memory_gib"] < PAPER_RUN_NEED_GIB:
         found.append(f"WARNING: {gpu['name']} has {gpu['memory_gib']} GiB; a paper training run on one GPU needs about "
-                     f"{PAPER_GPU_GIB} GiB (lower vllm_gpu_memory_utilization or use a larger GPU)")
+                     f"{PAPER_RUN_NEED_GIB} GiB (lower vllm_gpu_memory_utilization or use a larger GPU)")
     return found
 
 
 def check_runtime(profile: str, say=print) -> dict | None:
     """Report the GPU and warn when the runtime cannot serve `profile`; prints nothing on the tiny profile."""
-    gpu = gpu_info()
+    gpu = devices.gpu_info()
     if profile == "paper" and gpu is not None:
         say(f"GPU: {gpu['name']}, {gpu['memory_gib']} GiB, bf16 {'yes' if gpu['bf16'] else 'no'}")
     for line in runtime_warnings(profile, gpu):

@@ -53,6 +53,14 @@ def closest_first(name, valid) -> list[str]:
     return difflib.get_close_matches(str(name), valid, n=len(valid), cutoff=0)
 
 
+def did_you_mean(name, valid) -> str:
+    """' (did you mean X?)' for a valid name close to `name`, or '' when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(option) for option in valid], n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA)."""
     import numpy as np

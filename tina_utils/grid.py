@@ -72,7 +72,7 @@ def best_average(run_id: str) -> float:
 
 def paper_average(recipe) -> float:
     """The paper's six-benchmark average for the Tina model of `recipe` (NaN when the paper has none)."""
-    from tina_utils.cost import reference
+    from tina_utils import paper as reference
 
     models = reference.load_reference("tina_models")
     match = models[models.recipe == recipe]

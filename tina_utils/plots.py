@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tina_utils import cost, env
-from tina_utils.cost.reference import BENCHMARKS, load_reference
+from tina_utils.paper import BENCHMARKS, load_reference
 
 TINA, BASE, OURS = "#c0392b", "#7f8c8d", "#2471a3"
 LABELS = {"aime24": "AIME24", "aime25": "AIME25", "amc23": "AMC23", "math500": "MATH500", "gpqa": "GPQA-D",

@@ -13,8 +13,8 @@ import warnings
 
 import pandas as pd
 
-from tina_utils import env
-from tina_utils.cost.reference import load_reference
+from tina_utils import env, runs
+from tina_utils.paper import load_reference
 
 # key: (usd_per_device_hour, date, source)
 PRICES = {
@@ -37,7 +37,8 @@ _PATTERNS = {"cpu": r"^CPU\b", "H100-PCIE": r"\bH100\b.*\bPCIE\b", "H100": r"\bH
              "H200": r"\bH200\b", "L40S": r"\bL40S\b", "A100": r"\bA100\b", "A40": r"\bA40\b"}
 
 N_PARAMS = 1.544e9  # matmul parameters used per token by R1-Distill-Qwen-1.5B
-# Tina's Open-RS2 run (paper §4 and the released recipe): 2 L40S, 48 completions per step, stopped at 850 steps, $15 of training.
+# Tina's Open-RS2 run (paper §4 and the released recipe): 2 L40S, 48 completions per step, stopped at 850 steps,
+# $15 of training.
 TINA_RUN = {"gpu": "L40S", "n_gpus": 2, "steps": 850, "completions_per_step": 48, "train_usd": 15.0}
 
 
@@ -186,15 +187,7 @@ def _read(path, what: str) -> pd.DataFrame:
 
 def load_runs() -> pd.DataFrame:
     """results/runs.csv, one row per training run (empty frame + message if absent)."""
-    return _read(env.results_dir() / "runs.csv", "train a run first, e.g. tina_utils.train.ensure_tiny_run()")
-
-
-def _checkpoint_step(name: str) -> int:
-    """'checkpoint-450' -> 450, 'base' -> 0."""
-    found = re.fullmatch(r"base|checkpoint-(\d+)", str(name))
-    if not found:
-        raise ValueError(f"checkpoint name {name!r}: expected 'base' or 'checkpoint-<step>' (docs/contracts.md)")
-    return int(found.group(1) or 0)
+    return _read(runs.runs_csv(), "train a run first, e.g. tina_utils.train.ensure_tiny_run()")
 
 
 def _eval_files(run_id: str) -> tuple:
@@ -206,12 +199,11 @@ def _eval_files(run_id: str) -> tuple:
 
 def _run_checkpoints(run, scores: pd.DataFrame, timing: pd.DataFrame) -> pd.DataFrame:
     """One row per checkpoint of `run`: pro-rated training + its evaluation, joined with its mean score."""
-    on_disk = [p.name for p in (env.results_dir() / "02_train" / run.run_id).glob("checkpoint-*")
-               if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
+    on_disk = [path.name for _, path in runs.checkpoint_dirs(runs.run_dir(run.run_id))]
     names = set(on_disk) | set(scores.get("checkpoint", [])) | set(timing.get("checkpoint", []))
-    frame = pd.DataFrame({"checkpoint": pd.Series(sorted(names, key=_checkpoint_step), dtype=object)})
+    frame = pd.DataFrame({"checkpoint": pd.Series(sorted(names, key=runs.step_of), dtype=object)})
     frame.insert(0, "run_id", run.run_id)
-    frame["step"] = frame["checkpoint"].map(_checkpoint_step)
+    frame["step"] = frame["checkpoint"].map(runs.step_of)
     share = (frame["step"].clip(upper=run.steps) / run.steps) if run.steps else math.nan
     frame["train_device_hours"] = run.gpu_hours * share
     frame["train_usd"] = cost(frame["train_device_hours"], run.gpu_type)

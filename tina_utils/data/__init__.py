@@ -4,10 +4,19 @@ Modules: train_sets.py (training-set registry and schema), benchmarks.py (eval b
 prompts, chat template, eval templates), sources.py (Hub and local loading, gold checks).
 """
 
-from tina_utils.data.benchmarks import (BENCHMARKS, PAPER_BENCHMARKS, benchmark_spec, load_benchmark,
-                                        prepare_benchmark)
-from tina_utils.data.train_sets import (TRAIN_DATASETS, dataset_spec, gold_kind, load_raw, load_train_dataset,
-                                        messages, prep_stats, prepare_train_dataset, prompt_lengths, system_prompt)
+from tina_utils.data.benchmarks import BENCHMARKS, PAPER_BENCHMARKS, benchmark_spec, load_benchmark, prepare_benchmark
+from tina_utils.data.train_sets import (
+                                        TRAIN_DATASETS,
+                                        dataset_spec,
+                                        gold_kind,
+                                        load_raw,
+                                        load_train_dataset,
+                                        messages,
+                                        prep_stats,
+                                        prepare_train_dataset,
+                                        prompt_lengths,
+                                        system_prompt,
+)
 
 __all__ = ["BENCHMARKS", "PAPER_BENCHMARKS", "TRAIN_DATASETS", "benchmark_spec", "dataset_spec", "gold_kind",
            "load_benchmark", "load_raw", "load_train_dataset", "messages", "prep_stats", "prepare_benchmark",

@@ -35,11 +35,12 @@ BENCHMARKS = {
     # Extra (not in the paper's tables); the prompt column is `question`.
     "olympiadbench": dict(hub_id="knoveleng/OlympiadBench", config="default", split="train", problem="question",
                           gold="answer", id="id", profile="latex", template="math", rows=675, paper=False),
-    # Offline: held-out tiny arithmetic (tina_utils.tiny.make_problems(split="eval")), bare integer gold.
+    # Offline: held-out tiny arithmetic (tina_utils.worlds.tiny.make_problems(split="eval")), bare integer gold.
     "tiny_eval": dict(hub_id=None, config=None, split="eval", problem="problem", gold="answer", id="id",
                       profile="expr", template="tiny", rows=None, paper=False),
 }
-PAPER_BENCHMARKS = [name for name, spec in BENCHMARKS.items() if spec["paper"]]
+# The six benchmarks of the paper's tables, in their column order.
+PAPER_BENCHMARKS = ("aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva")
 GPQA_WRONG = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 
 
@@ -74,7 +75,7 @@ def _tiny_raw(n, seed: int):
     """Held-out tiny problems in their raw schema (id, problem, answer)."""
     from datasets import Dataset
 
-    from tina_utils import tiny
+    from tina_utils.worlds import tiny
 
     return Dataset.from_list(tiny.make_problems(n or TINY_EVAL_DEFAULT_N, seed=seed, split="eval"))
 
@@ -102,7 +103,7 @@ def prepare_benchmark(name: str, raw, seed: int = 1234):
     rng = random.Random(seed)
     system = ""
     if spec["template"] == "tiny":
-        from tina_utils.tiny import TINY_SYSTEM_PROMPT as system
+        from tina_utils.worlds.tiny import TINY_SYSTEM_PROMPT as system
     rows = []
     for index, row in enumerate(raw):
         problem = sources.as_text(row[spec["problem"]])

@@ -72,7 +72,7 @@ def gold_parses(gold: str, profile: str = "train_latex") -> bool:
 
     if profile not in PROFILES:
         raise unknown_name("grading profile", profile, PROFILES)
-    configs, mode = PROFILES[profile][:2]
+    configs, mode = PROFILES[profile].gold_configs, PROFILES[profile].gold_mode
     # math-verify's timeout uses signal.alarm, which only works in the main thread.
     timeout = 5 if threading.current_thread() is threading.main_thread() else None
     return bool(parse(gold, extraction_config=configs, extraction_mode=mode, parsing_timeout=timeout))

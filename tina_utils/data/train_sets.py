@@ -49,7 +49,7 @@ TRAIN_DATASETS = {
     # DeepScaleR plus a per-row target length appended to the system prompt (l1_exact / l1_max recipes).
     "l1": dict(hub_id="agentica-org/DeepScaleR-Preview-Dataset", config=None, split="train",
                problem="problem", gold="answer", wrap=True, target_length=True, rows=40_315),
-    # Offline arithmetic (tina_utils.tiny.make_problems). "tiny" is the tiny world's default task (digit
+    # Offline arithmetic (tina_utils.worlds.tiny.make_problems). "tiny" is the tiny world's default task (digit
     # triples today: the one its warm start, tiny recipe and tiny_eval target); tiny_easy = digit pairs,
     # tiny_hard = digit triples pinned explicitly.
     "tiny": dict(hub_id=None, tiny=True, difficulty=None, split="train", problem="problem", gold="answer",
@@ -72,7 +72,7 @@ def system_prompt(name: str) -> str:
     """The system prompt Tina used for dataset `name` (the tiny world's own prompt for tiny sets)."""
     spec = dataset_spec(name)
     if spec.get("tiny"):
-        from tina_utils.tiny import TINY_SYSTEM_PROMPT
+        from tina_utils.worlds.tiny import TINY_SYSTEM_PROMPT
 
         return TINY_SYSTEM_PROMPT
     return prompts.system_prompt_for(spec["hub_id"])
@@ -215,7 +215,7 @@ def load_raw(name: str, split: str = "train", seed: int = 42, n=None, path=None)
 
     spec = dataset_spec(name)
     if spec.get("tiny"):
-        from tina_utils import tiny
+        from tina_utils.worlds import tiny
 
         level = {"difficulty": spec["difficulty"]} if spec["difficulty"] else {}
         return Dataset.from_list(tiny.make_problems(n or TINY_DEFAULT_N, seed=seed, split=split, **level))

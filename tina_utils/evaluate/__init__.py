@@ -7,16 +7,40 @@ comparison), adapters.py (checks on LoRA checkpoints). Used in: notebook 03.
 
 from tina_utils.evaluate.adapters import check_adapter, choose_max_lora_rank
 from tina_utils.evaluate.backends import BACKENDS, resolve_backend, vllm_available
-from tina_utils.evaluate.checkpoint_sweep import (SCORE_COLUMNS, TIMING_COLUMNS, SweepResult, base_model_of,
-                                                  best_checkpoint, compare_to_paper, find_checkpoints, plot_scores,
-                                                  step_of, sweep, timing_table)
-from tina_utils.evaluate.core import (GENERATION_FIELDS, PAPER_BENCHMARKS, PAPER_SEED, PRESETS, GenerationCache, Preset,
-                                      cache_key, evaluate, get_preset, grade_frame, grade_samples, load_rows, pass_at_k,
-                                      preset_hash, prompt_ids, stderr, summarize)
+from tina_utils.evaluate.checkpoint_sweep import (
+                                                  SCORE_COLUMNS,
+                                                  TIMING_COLUMNS,
+                                                  SweepResult,
+                                                  base_model_of,
+                                                  best_checkpoint,
+                                                  compare_to_paper,
+                                                  plot_scores,
+                                                  sweep,
+                                                  timing_table,
+)
+from tina_utils.evaluate.core import (
+                                                  GENERATION_FIELDS,
+                                                  PAPER_BENCHMARKS,
+                                                  PAPER_SEED,
+                                                  PRESETS,
+                                                  GenerationCache,
+                                                  Preset,
+                                                  cache_key,
+                                                  evaluate,
+                                                  get_preset,
+                                                  grade_frame,
+                                                  grade_samples,
+                                                  load_rows,
+                                                  pass_at_k,
+                                                  preset_hash,
+                                                  prompt_ids,
+                                                  stderr,
+                                                  summarize,
+)
 
 __all__ = ["BACKENDS", "GENERATION_FIELDS", "PAPER_BENCHMARKS", "PAPER_SEED", "PRESETS", "SCORE_COLUMNS",
            "TIMING_COLUMNS", "GenerationCache", "Preset", "SweepResult", "base_model_of", "best_checkpoint",
-           "cache_key", "check_adapter", "choose_max_lora_rank", "compare_to_paper", "evaluate", "find_checkpoints",
+           "cache_key", "check_adapter", "choose_max_lora_rank", "compare_to_paper", "evaluate",
            "get_preset", "grade_frame", "grade_samples", "load_rows", "pass_at_k", "plot_scores", "preset_hash",
-           "prompt_ids", "resolve_backend", "step_of", "stderr", "summarize", "sweep", "timing_table",
+           "prompt_ids", "resolve_backend", "stderr", "summarize", "sweep", "timing_table",
            "vllm_available"]

@@ -14,8 +14,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from tina_utils import env
+from tina_utils.devices import attention, vllm_available
 from tina_utils.evaluate.adapters import adapter_config, choose_max_lora_rank
-from tina_utils.train.machine import attention
 
 RESULT_KEYS = ("text", "n_tokens", "hit_limit")
 
@@ -207,15 +207,6 @@ def open_merged(base_model: str, adapters: dict, preset, engine: str = "transfor
         return state["backend"].generate(name, prompt_ids, seeds)
 
     return SimpleNamespace(generate=generate, close=release, name=f"merged_{engine}")
-
-
-def vllm_available() -> bool:
-    """True when CUDA and vllm are both importable (the vLLM backend can run)."""
-    import importlib.util
-
-    import torch
-
-    return torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None
 
 
 BACKENDS = {

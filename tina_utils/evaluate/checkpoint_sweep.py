@@ -1,20 +1,20 @@
 """Checkpoint sweep of a training run: base + every complete checkpoint-N -> scores.csv, timing.csv, figure.
 
 The best checkpoint is chosen after the sweep by the average over benchmarks (Tina reports its best
-checkpoint); the paper comparison reads results/reference/*.csv (tina_utils.cost.reference).
+checkpoint); the paper comparison reads results/reference/*.csv (tina_utils.paper).
 Used in: 03_evaluate (and benchmarks/bench_eval_sweep.py).
 """
 
 import dataclasses
 import json
 import math
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from tina_utils import env, plots
+from tina_utils import env, plots, runs
 from tina_utils.evaluate import core
+from tina_utils.runs import find_checkpoints, step_of
 
 SCORE_COLUMNS = ["run_id", "checkpoint", "step", "benchmark", "metric", "value", "stderr", "n_problems",
                  "n_samples", "stderr_seeds"]
@@ -38,32 +38,8 @@ class SweepResult:
     cache_misses: int
 
 
-def step_of(checkpoint: str) -> int:
-    """0 for "base", N for "checkpoint-N"."""
-    match = re.fullmatch(r"checkpoint-(\d+)", checkpoint)
-    return int(match.group(1)) if match else 0
-
-
-def find_checkpoints(run_dir) -> dict[str, Path]:
-    """{"checkpoint-N": path} of the complete checkpoints, by step (the training marker when the run has one)."""
-    from tina_utils.train import runlog
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"run directory {run_dir} does not exist; pass a results/02_train/<run_id> dir")
-    found = sorted((step_of(p.name), p) for p in run_dir.glob("checkpoint-*")
-                   if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name))
-    marked = any((p / runlog.MARKER).exists() for _, p in found)
-    complete = [(s, p) for s, p in found if (runlog.is_complete(p) if marked else
-                                            (p / "adapter_config.json").exists() and any(p.glob("adapter_model.*")))]
-    skipped = sorted({p.name for _, p in found} - {p.name for _, p in complete})
-    if skipped:
-        print(f"skipping incomplete checkpoints: {', '.join(skipped)}")
-    return {p.name: p for _, p in complete}
-
-
 def base_model_of(run_dir, checkpoints: dict) -> str:
-    """The run's base model: recipe.yaml `model` (offline world names resolved), else the adapter's base_model_name_or_path."""
+    """The run's base model: recipe.yaml `model` (worlds resolved), else the adapter's base_model_name_or_path."""
     import yaml
 
     from tina_utils import worlds
@@ -125,7 +101,7 @@ def plot_scores(scores: pd.DataFrame, run_id: str, metric: str = "pass@1"):
 def compare_to_paper(scores: pd.DataFrame, checkpoint: str, metric: str = "pass@1") -> pd.DataFrame | None:
     """Our base and `checkpoint` next to the paper's base and Tina models (None without reference data)."""
     try:
-        from tina_utils.cost import reference
+        from tina_utils import paper as reference
 
         paper = pd.concat([reference.load_reference("baseline_eval").head(1),
                            reference.load_reference("tina_models")], ignore_index=True)
@@ -156,9 +132,8 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
 
     data_paths: {benchmark: local file in its Hub schema} for machines without the Hub.
     """
-    run_dir = Path(run_dir)
-    if not run_dir.exists() and len(run_dir.parts) == 1:
-        run_dir = env.results_dir("02_train") / run_dir.name
+    preset = core.get_preset(preset) if isinstance(preset, str) else preset
+    run_dir = runs.run_dir(run_dir)
     checkpoints = find_checkpoints(run_dir)
     model = base_model or base_model_of(run_dir, checkpoints)
     run_id = run_dir.name
@@ -169,7 +144,6 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
                             data_paths=data_paths)
     if samples is None:
         return None  # a launched process other than rank 0: its share is in the cache, rank 0 writes the outputs
-    preset = core.get_preset(preset) if isinstance(preset, str) else preset
     scores = core.summarize(samples, preset.pass_ks)
     scores.insert(0, "run_id", run_id)
     scores.insert(2, "step", scores.checkpoint.map(step_of))

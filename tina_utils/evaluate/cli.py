@@ -15,7 +15,7 @@ import json
 import re
 from pathlib import Path
 
-from tina_utils import env
+from tina_utils import env, runs
 from tina_utils.data.benchmarks import benchmark_spec
 from tina_utils.evaluate import checkpoint_sweep, core, shards
 
@@ -65,11 +65,8 @@ def _preset(args) -> core.Preset:
 
 def _run_dir(target: str) -> Path | None:
     """The training run `target` names (a dir with checkpoints or a recipe, or a run id), else None."""
-    path = Path(target).expanduser()
-    if not path.exists() and len(path.parts) == 1:
-        path = env.results_dir("02_train") / target
-    is_run = path.is_dir() and ((path / "recipe.yaml").exists() or any(path.glob("checkpoint-*")))
-    return path if is_run else None
+    path = runs.run_dir(target)
+    return path if runs.is_run_dir(path) else None
 
 
 def run(argv: list[str]) -> dict:

@@ -15,10 +15,18 @@ from pathlib import Path
 import pandas as pd
 
 from tina_utils import env
+from tina_utils.data.benchmarks import PAPER_BENCHMARKS
 from tina_utils.evaluate import backends, shards
-from tina_utils.evaluate.cache import (GenerationCache, adapter_fingerprint, cache_key, generation_stack,  # noqa: F401
-                                       merge_shards, sample_seed, shard_paths)
 from tina_utils.evaluate.adapters import check_adapter
+from tina_utils.evaluate.cache import (  # noqa: F401
+    GenerationCache,
+    adapter_fingerprint,
+    cache_key,
+    generation_stack,
+    merge_shards,
+    sample_seed,
+    shard_paths,
+)
 
 PAPER_SEED = 1234  # lighteval's VLLMModelConfig default seed, used by Tina's single-run scripts
 
@@ -52,7 +60,6 @@ class Preset:
 GENERATION_FIELDS = ("temperature", "top_p", "max_new_tokens", "max_model_len", "use_chat_template",
                      "system_prompt", "dtype", "double_bos")
 GRADERS = ("math_verify", "lighteval")
-PAPER_BENCHMARKS = ("aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva")
 
 # paper: Tina's measurement (two BOS, lighteval's grader); robust: the corrected one (one BOS, math-verify 0.9.0).
 PRESETS = {
@@ -181,7 +188,7 @@ def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", 
     from tina_utils import env, worlds
 
     model = worlds.resolve_model(model)
-    preset = get_preset(preset) if isinstance(preset, (str, Preset)) else preset
+    preset = get_preset(preset) if isinstance(preset, str) else preset
     benchmarks = tuple([benchmarks] if isinstance(benchmarks, str) else benchmarks or preset.benchmarks)
     adapters = adapters or {"base": None}
     for path in adapters.values():

@@ -10,8 +10,12 @@ import json
 import logging
 import sys
 
-from lighteval.metrics.dynamic_metrics import (ExprExtractionConfig, IndicesExtractionConfig, LatexExtractionConfig,
-                                               multilingual_extractive_match_metric)
+from lighteval.metrics.dynamic_metrics import (
+    ExprExtractionConfig,
+    IndicesExtractionConfig,
+    LatexExtractionConfig,
+    multilingual_extractive_match_metric,
+)
 from lighteval.tasks.requests import Doc
 from lighteval.utils.language import Language
 

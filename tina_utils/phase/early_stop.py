@@ -1,7 +1,7 @@
 """Stop at the phase transition: what stopping saved and scored, on our runs and projected for Tina's.
 
 A run trained with `transition_mode: observe` (or `stop`) leaves `transition.json` in its run dir
-(`tina_utils.phase.online.TransitionCallback`); with its checkpoint sweep (`tina_utils.evaluate.sweep`) this
+(`tina_utils.transition.online.TransitionCallback`); with its checkpoint sweep (`tina_utils.evaluate.sweep`) this
 module answers "what would stopping there have cost and scored", and compares a real early-stopped run with
 the unstopped run of the same seed. Used in: notebooks 04 (cost table) and 05 (the stop itself).
 """
@@ -12,25 +12,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from tina_utils import cost, env, plots
+from tina_utils import cost, env, plots, runs
 from tina_utils import evaluate as ev
-from tina_utils.cost.reference import load_reference
-from tina_utils.evaluate import base_model_of, find_checkpoints, step_of
-from tina_utils.phase.detect import detect_transition
-from tina_utils.phase.logs import load_logs
+from tina_utils.evaluate import base_model_of
+from tina_utils.paper import load_reference
+from tina_utils.transition.detect import detect_transition
+from tina_utils.transition.logs import load_logs
 
 NOISE_Z = 2.0  # "within the noise": |score difference| <= NOISE_Z x its standard error (about a 95 % band)
 
 
-def run_path(run) -> Path:
-    """A run dir, or a run id under results/02_train."""
-    path = Path(run)
-    return path if path.exists() else env.results_dir("02_train") / str(run)
-
-
 def read_transition(run) -> dict | None:
     """The run's transition.json (None when the callback never ran in it)."""
-    path = run_path(run) / "transition.json"
+    path = runs.run_dir(run) / "transition.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -43,13 +37,13 @@ def stop_step(record: dict | None) -> int | None:
 
 def training_seconds(run) -> pd.Series:
     """Cumulative training seconds by step, from log.csv's per-step time."""
-    logs = pd.read_csv(run_path(run) / "log.csv")
+    logs = pd.read_csv(runs.run_dir(run) / "log.csv")
     return logs.set_index("step")["step_time"].cumsum()
 
 
 def saving(run) -> dict:
     """Steps and training seconds a stop at the transition saves (or saved) against the run's full schedule."""
-    path = run_path(run)
+    path = runs.run_dir(run)
     record = read_transition(path)
     recipe = _recipe(path)
     planned = recipe.get("stop_at_step") or recipe["max_steps"]
@@ -99,18 +93,18 @@ def evaluate_checkpoints(run, checkpoints=None, preset="tiny", cache_path=None, 
     The default cache is shared by all runs, so a stopped run's checkpoints that are bit-identical to the
     unstopped run's (same seed, same steps) are not generated twice.
     """
-    path = run_path(run)
-    found = find_checkpoints(path)
+    path = runs.run_dir(run)
+    found = runs.find_checkpoints(path)
     missing = sorted(set(checkpoints or ()) - set(found))
     if missing:
-        raise ValueError(f"{path.name} has no complete {missing}; it has {sorted(found, key=step_of)}")
+        raise ValueError(f"{path.name} has no complete {missing}; it has {sorted(found, key=runs.step_of)}")
     preset = ev.get_preset(preset, **{k: v for k, v in preset_overrides.items() if v is not None})
     chosen = {name: found[name] for name in (checkpoints or found)}
     samples = ev.evaluate(base_model_of(path, found), None, preset, "auto", chosen,
                           cache_path=cache_path or env.results_dir("05_phase") / "early_stop_generations.jsonl")
     scores = ev.summarize(samples, preset.pass_ks)
     scores.insert(0, "run_id", path.name)
-    scores.insert(2, "step", scores["checkpoint"].map(step_of))
+    scores.insert(2, "step", scores["checkpoint"].map(runs.step_of))
     return scores
 
 
@@ -126,7 +120,7 @@ def scores_by_checkpoint(scores: pd.DataFrame, metric: str = "pass@1") -> pd.Dat
 def compare(full_run, stopped_run, full_scores: pd.DataFrame, stopped_scores: pd.DataFrame) -> dict:
     """The acceptance quantities: where the stop fell against the unstopped run's transition, and how the kept
     checkpoint scores against the unstopped run's best (difference, its standard error, within the noise)."""
-    full, stopped = run_path(full_run), run_path(stopped_run)
+    full, stopped = runs.run_dir(full_run), runs.run_dir(stopped_run)
     record = read_transition(stopped)
     if not record or record.get("stop_at") is None:
         raise ValueError(f"{stopped.name} did not stop at a transition (transition.json: {record}); "
@@ -193,7 +187,7 @@ def plot_projection(table: pd.DataFrame, name: str | None = "early_stop_paper_pr
 
 def plot_stop(full_run, stopped_run, full_scores: pd.DataFrame, stopped_scores: pd.DataFrame, name: str | None = None):
     """Format reward of both runs with the stop, and checkpoint scores (± 1 stderr) of both; saved under figures/."""
-    full_logs, stopped_logs = load_logs(run_path(full_run)), load_logs(run_path(stopped_run))
+    full_logs, stopped_logs = load_logs(runs.run_dir(full_run)), load_logs(runs.run_dir(stopped_run))
     record = read_transition(stopped_run) or {}
     fig = plots.figure(9, 3.2)
     left, right = fig.subplots(1, 2)

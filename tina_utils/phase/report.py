@@ -1,14 +1,14 @@
 """Phase transition vs evaluation: the best checkpoint relative to the transition, and the paper-style panel.
 
-Used in: notebooks/05_phase_transition. The transition comes from `tina_utils.phase.detect_transition`.
+Used in: notebooks/05_phase_transition. The transition comes from `tina_utils.transition.detect_transition`.
 """
 
 import numpy as np
 import pandas as pd
 
 from tina_utils import plots
-from tina_utils.phase.detect import Transition
-from tina_utils.phase.logs import METRICS, load_logs
+from tina_utils.transition.detect import Transition
+from tina_utils.transition.logs import METRICS, load_logs
 
 
 def checkpoint_scores(scores: pd.DataFrame, include_base: bool = False) -> pd.Series:
@@ -16,7 +16,8 @@ def checkpoint_scores(scores: pd.DataFrame, include_base: bool = False) -> pd.Se
     df = scores if include_base else scores[scores["checkpoint"].astype(str) != "base"]
     table = df.pivot_table(index="step", columns="benchmark", values="value", aggfunc="mean").dropna(axis=1)
     if table.empty:
-        raise ValueError(f"no benchmark was scored for every checkpoint; benchmarks: {sorted(df['benchmark'].unique())}")
+        scored = sorted(df["benchmark"].unique())
+        raise ValueError(f"no benchmark was scored for every checkpoint; benchmarks: {scored}")
     return table.mean(axis=1).rename("score")
 
 
@@ -47,7 +48,8 @@ def relate_to_checkpoints(transition, scores_df: pd.DataFrame, steps_per_epoch: 
             "score_gap": float(score[best] - score[at]), "claim_holds": bool(lo - tolerance <= best <= hi)}
 
 
-LABELS = {"format_reward": "format reward", "completion_length": "completion length", "accuracy_reward": "accuracy reward"}
+LABELS = {"format_reward": "format reward", "completion_length": "completion length",
+          "accuracy_reward": "accuracy reward"}
 
 
 def plot_phase_panel(logs, transition=None, best_step: int | None = None, name: str | None = None, title: str = ""):

@@ -8,7 +8,6 @@ the `solution` / `target_length` dataset columns arrive in kwargs. Answers are g
 (grade_many), in killable worker processes.
 """
 
-import difflib
 import math
 import re
 
@@ -43,7 +42,7 @@ def _params(params: dict) -> dict:
     """DEFAULTS updated with `params`; unknown keys raise naming the closest valid key."""
     for key in params:
         if key not in DEFAULTS:
-            close = difflib.get_close_matches(key, DEFAULTS, n=3, cutoff=0)
+            close = env.closest_first(key, DEFAULTS)[:3]
             raise ValueError(f"unknown reward param {key!r}; closest valid keys: {close} "
                              f"(all: {sorted(DEFAULTS)})")
     p = {**DEFAULTS, **params}

@@ -76,7 +76,7 @@ def _grade_tasks(tasks: list, workers, timeout: float, latencies) -> list:
     todo = []
     for task in unique:
         text, gold, profile, _ = task
-        anchored = PROFILES[profile][5]
+        anchored = PROFILES[profile].anchored_only
         if anchored and (gold is None or (gold, profile) in _GOLD_OK) and "\\boxed{" not in text \
                 and not _ANSWER_WORD.search(text):
             results[task] = (None if gold is None or not _GOLD_OK[(gold, profile)] else False, None, None)

@@ -16,6 +16,7 @@ grading.py and grading_pool.py.
 import hashlib
 import logging
 from functools import lru_cache
+from typing import NamedTuple
 
 from latex2sympy2_extended import NormalizationConfig
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, StringExtractionConfig, parse, verify
@@ -42,14 +43,25 @@ _WARMUP = [r"\boxed{12}", r"\boxed{\frac{3}{4}}", r"\boxed{2\sqrt{3}}", r"\boxed
            r"\boxed{3.5}", r"\boxed{10\%}", r"\boxed{30^\circ}", r"\boxed{\text{(A)}}", r"\boxed{a^{2}+b_{1}}",
            r"The answer is $\frac{7}{3}$", r"\boxed{\begin{pmatrix} 1 \\ 2 \end{pmatrix}}", r"\boxed{\infty}"]
 
-# name -> (gold configs, gold mode, pred configs, pred mode, verify kwargs, anchored-only prediction)
+
+class Profile(NamedTuple):
+    """math-verify's settings for one kind of gold answer."""
+
+    gold_configs: list
+    gold_mode: str
+    pred_configs: list
+    pred_mode: str
+    verify_kwargs: dict
+    anchored_only: bool  # a prediction counts only after \boxed{} or an answer word
+
+
 PROFILES = {
-    "train": ([LatexExtractionConfig(), ExprExtractionConfig()], "first_match", [_TINA_PRED], "first_match", {},
-              True),
-    "train_latex": ([LatexExtractionConfig()], "first_match", [_TINA_PRED], "first_match", {}, True),
-    "expr": ([ExprExtractionConfig()], "any_match", _EVAL_PRED, "any_match", {"float_rounding": 5}, False),
-    "latex": ([LatexExtractionConfig()], "any_match", _EVAL_PRED, "any_match", {"float_rounding": 5}, False),
-    "letter": (_LETTERS, "any_match", _LETTERS, "any_match", {}, False),
+    "train": Profile([LatexExtractionConfig(), ExprExtractionConfig()], "first_match", [_TINA_PRED], "first_match",
+                     {}, True),
+    "train_latex": Profile([LatexExtractionConfig()], "first_match", [_TINA_PRED], "first_match", {}, True),
+    "expr": Profile([ExprExtractionConfig()], "any_match", _EVAL_PRED, "any_match", {"float_rounding": 5}, False),
+    "latex": Profile([LatexExtractionConfig()], "any_match", _EVAL_PRED, "any_match", {"float_rounding": 5}, False),
+    "letter": Profile(_LETTERS, "any_match", _LETTERS, "any_match", {}, False),
 }
 _PRED_CACHE: dict = {}  # (text digest, pred configs, mode) -> parsed prediction, per process
 _VERIFY_CACHE: dict = {}  # (gold, profile, reverse, srepr of prediction) -> verdict, per process
@@ -69,13 +81,13 @@ logging.getLogger("latex2sympy2_extended.math_normalization").addFilter(_DropEqu
 @lru_cache(maxsize=4096)
 def _parse_gold(gold: str, profile: str) -> list:
     """Parsed gold answer (cached: the same gold is graded G times per prompt and again every epoch)."""
-    configs, mode = PROFILES[profile][:2]
-    return parse(gold, extraction_config=configs, extraction_mode=mode, parsing_timeout=None)
+    chosen = PROFILES[profile]
+    return parse(gold, extraction_config=chosen.gold_configs, extraction_mode=chosen.gold_mode, parsing_timeout=None)
 
 
 def _parse_pred(text: str, profile: str) -> list:
     """Parsed prediction, memoised by a digest of the text: accuracy, cosine and length grade the same text."""
-    configs, mode = PROFILES[profile][2:4]
+    configs, mode = PROFILES[profile].pred_configs, PROFILES[profile].pred_mode
     key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(), tuple(configs), mode)
     if key not in _PRED_CACHE:
         if len(_PRED_CACHE) > 4096:
@@ -108,7 +120,7 @@ def _verify(gold: str, profile: str, gold_parsed: list, pred: list, reverse: boo
     if key in _VERIFY_CACHE:
         return _VERIFY_CACHE[key]
     pair = (pred, gold_parsed) if reverse else (gold_parsed, pred)
-    verdict = bool(verify(*pair, timeout_seconds=None, **PROFILES[profile][4]))
+    verdict = bool(verify(*pair, timeout_seconds=None, **PROFILES[profile].verify_kwargs))
     if key is not None:
         if len(_VERIFY_CACHE) > 50_000:
             _VERIFY_CACHE.clear()

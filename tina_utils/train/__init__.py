@@ -9,8 +9,14 @@ from tina_utils.train.config import RECIPES_DIR, describe, diff, list_recipes, l
 from tina_utils.train.machine import adapt_to_machine, notebook_overrides
 from tina_utils.train.recipe_map import batch_layout, to_grpo_config, to_lora_config, visible_world_size
 from tina_utils.train.recipe_schema import CHOICES, FIELDS, LORA_TARGETS, REWARD_PARAMS, Recipe
-from tina_utils.train.runner import (ensure_tiny_run, load_model_and_tokenizer, main, reward_functions, train,
-                                     transition_callbacks)
+from tina_utils.train.runner import (
+                                     ensure_tiny_run,
+                                     load_model_and_tokenizer,
+                                     main,
+                                     reward_functions,
+                                     train,
+                                     transition_callbacks,
+)
 from tina_utils.train.samples import sample_completions
 
 __all__ = ["CHOICES", "FIELDS", "LORA_TARGETS", "RECIPES_DIR", "REWARD_PARAMS", "Recipe", "adapt_to_machine",

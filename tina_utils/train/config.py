@@ -8,7 +8,6 @@ Used in: notebook 02 §1 (resolved recipe vs its base), runner.py. The TRL/PEFT 
 """
 
 import dataclasses
-import difflib
 import os
 import warnings
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, get_args, get_origin
 
 import yaml
 
+from tina_utils import env
 from tina_utils.train.recipe_schema import CHOICES, FALLBACK_REWARDS, FIELDS, Recipe
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
@@ -26,12 +26,6 @@ def list_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 
 
-def _closest(name: str, options) -> str:
-    """' (did you mean X?)' for the closest option, or ''."""
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _recipe_path(name_or_path: str | os.PathLike) -> Path:
     """A recipe name in RECIPES_DIR or a path to a YAML file."""
     path = Path(name_or_path)
@@ -40,7 +34,7 @@ def _recipe_path(name_or_path: str | os.PathLike) -> Path:
             raise FileNotFoundError(f"recipe file {str(path)!r} does not exist")
         return path
     if not (RECIPES_DIR / f"{name_or_path}.yaml").exists():
-        raise ValueError(f"unknown recipe {str(name_or_path)!r}{_closest(str(name_or_path), list_recipes())}; "
+        raise ValueError(f"unknown recipe {str(name_or_path)!r}{env.did_you_mean(str(name_or_path), list_recipes())}; "
                          f"valid: {', '.join(list_recipes())}")
     return RECIPES_DIR / f"{name_or_path}.yaml"
 
@@ -58,7 +52,7 @@ def _check_keys(keys, where: str) -> None:
     """Reject keys that are not Recipe fields, naming the closest valid key."""
     for key in keys:
         if key not in FIELDS:
-            raise KeyError(f"unknown recipe key {key!r} in {where}{_closest(key, FIELDS)}")
+            raise KeyError(f"unknown recipe key {key!r} in {where}{env.did_you_mean(key, FIELDS)}")
 
 
 def _read_chain(name_or_path, seen=()) -> dict:
@@ -188,7 +182,7 @@ def validate(recipe: Recipe) -> Recipe:
     for key, options in CHOICES.items():
         if getattr(r, key) not in options:
             raise ValueError(f"recipe {r.name!r}: {key}={getattr(r, key)!r} is not one of {options}"
-                             f"{_closest(str(getattr(r, key)), options)}")
+                             f"{env.did_you_mean(str(getattr(r, key)), options)}")
     cap = r.vllm_max_model_length
     if r.use_vllm and cap is not None and cap < r.max_prompt_length + r.max_completion_length:
         warnings.warn(f"recipe {r.name!r}: vllm_max_model_length {cap} < max_prompt_length + max_completion_length "
@@ -197,12 +191,12 @@ def validate(recipe: Recipe) -> Recipe:
     rewards = _known_names("rewards") or FALLBACK_REWARDS
     for name in r.reward_funcs:
         if name not in rewards:
-            raise ValueError(f"recipe {r.name!r}: unknown reward {name!r}{_closest(name, rewards)}; "
+            raise ValueError(f"recipe {r.name!r}: unknown reward {name!r}{env.did_you_mean(name, rewards)}; "
                              f"valid: {', '.join(rewards)}")
     _check_dataset_path(r)
     datasets = _known_names("datasets")
     if datasets and r.dataset_path is None and r.dataset not in datasets:
-        raise ValueError(f"recipe {r.name!r}: unknown dataset {r.dataset!r}{_closest(r.dataset, datasets)}; "
+        raise ValueError(f"recipe {r.name!r}: unknown dataset {r.dataset!r}{env.did_you_mean(r.dataset, datasets)}; "
                          f"valid: {', '.join(datasets)}")
     return recipe
 
@@ -224,7 +218,7 @@ def run_id(recipe: Recipe) -> str:
     """The run directory name: the recipe's `run_id` or '<name>-seed<seed>' (+ the offline world's version)."""
     if recipe.run_id:
         return recipe.run_id
-    from tina_utils import r1_mini, tiny
+    from tina_utils.worlds import r1_mini, tiny
 
     world = {tiny.TINY_MODEL: f"-world{tiny.WORLD_VERSION}",  # a rebuilt world retrains
              r1_mini.R1_MINI_MODEL: f"-r1mini{r1_mini.VERSION}"}.get(recipe.model, "")

@@ -19,11 +19,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
-from tina_utils.r1_mini import REAL_CONFIG, REAL_SIZES
+from tina_utils import devices
 from tina_utils.train.recipe_map import batch_layout
+from tina_utils.worlds.r1_mini import REAL_CONFIG, REAL_SIZES
 
 GIB = 2 ** 30
-PAPER_GPU_GIB = 48e9 / GIB  # the paper's NVIDIA L40S (48 GB)
+L40S_GIB = 48e9 / GIB  # the paper's NVIDIA L40S (48 GB)
 HEAD_TILE = (4096, 32768)  # TRL 1.16's fused LM head: tokens x vocabulary columns per tile (compute dtype)
 TRANSIENT = ("activations", "generation_kv")  # the backward and generation never overlap
 
@@ -104,7 +105,7 @@ def train_memory(recipe, config=None, world_size: int = 1, gpu_gib: float | None
     activations = kept + mask + tokens * 4 * H + scored * 2 * H + max(recompute, head)  # + final norm, head input
     dtype = 2 if recipe.bf16 else 4
     kv = 0 if recipe.use_vllm else layout["completions_per_step"] // world_size * length * L * 2 * s["kv_dim"] * dtype
-    gpu = gpu_gib if gpu_gib is not None else PAPER_GPU_GIB
+    gpu = gpu_gib if gpu_gib is not None else L40S_GIB
     colocated = recipe.use_vllm and recipe.vllm_mode == "colocate"
     n_lora = lora_parameters(config, recipe.lora_r, recipe.lora_target_modules)
     parts = {"weights": model_parameters(config) * dtype / GIB, "lora": n_lora * 4 / GIB,
@@ -117,16 +118,12 @@ def train_memory(recipe, config=None, world_size: int = 1, gpu_gib: float | None
 
 
 def eval_memory(preset, config=None, gpu_gib: float | None = None) -> Estimate:
-    """Weights + the KV cache of one max_model_len sequence for an evaluation preset (name or Preset)."""
-    if isinstance(preset, str):
-        from tina_utils.evaluate.core import get_preset
-
-        preset = get_preset(preset)
+    """Weights + the KV cache of one max_model_len sequence for an evaluation preset (a Preset)."""
     s = sizes(config)
     dtype = {"bfloat16": 2, "float16": 2, "float32": 4}[preset.dtype]
     max_len = preset.max_model_len or s["max_len"]
     kv, weights = max_len * s["L"] * 2 * s["kv_dim"] * dtype, model_parameters(config) * dtype
-    gpu = gpu_gib if gpu_gib is not None else PAPER_GPU_GIB
+    gpu = gpu_gib if gpu_gib is not None else L40S_GIB
     share = preset.gpu_memory_utilization * gpu * GIB
     notes = {"max_model_len": max_len, "gpu_gib": gpu, "vllm_share_gib": share / GIB,
              "full_length_sequences": max(0, math.floor((share - weights) / kv))}
@@ -171,19 +168,13 @@ class PeakTracker(TorchDispatchMode):
         return out
 
 
-def visible_gpu_gib() -> float | None:
-    """Memory of the first visible CUDA GPU in GiB, or None."""
-    return torch.cuda.get_device_properties(0).total_memory / GIB if torch.cuda.is_available() else None
-
-
 def describe_lines(recipe) -> list[str]:
     """describe()'s lines for a GPU recipe: the peak, its largest parts, a warning when the GPU is smaller."""
     if recipe.use_cpu:
         return []
-    from tina_utils.train.machine import attention
-
-    gpu = visible_gpu_gib()
-    est = train_memory(recipe, gpu_gib=gpu, flash=attention(recipe.attn_implementation) == "flash_attention_2")
+    gpu = devices.visible_gpu_gib()
+    flash = devices.attention(recipe.attn_implementation) == "flash_attention_2"
+    est = train_memory(recipe, gpu_gib=gpu, flash=flash)
     parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(est.components.items(), key=lambda kv: -kv[1])[:3])
     where = "no GPU visible; vLLM share of a 48 GB GPU" if gpu is None else f"on this {gpu:.0f} GiB GPU"
     lines = [f"  peak GPU memory ≈ {est.total:.1f} GiB per GPU for R1-Distill-1.5B ({parts}; {where})"]

@@ -1,69 +1,18 @@
-"""Run-directory bookkeeping for training: complete checkpoints, log.csv without gaps or duplicates, runs.csv.
+"""Training's bookkeeping inside a run directory: log.csv without gaps or duplicates, run.json, runs.csv.
 
-A checkpoint counts only when `checkpoint-N/.complete` exists (written after TRL finished saving it) and the
-adapter and trainer state are there, so a run killed mid-save resumes from the previous one.
-Used in: runner.py (and by evaluation/phase code reading the run dir).
+Checkpoint names, completeness and the run-id rule live in `tina_utils.runs`. Used in: runner.py.
 """
 
 import json
-import logging
 import os
-import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 from transformers import TrainerCallback
 
-log = logging.getLogger(__name__)
-
-MARKER = ".complete"
 RUNS_COLUMNS = ["run_id", "recipe", "seed", "hardware", "gpu_type", "n_gpus", "wall_clock_s", "gpu_hours",
                 "steps", "checkpoints", "started_at", "git_sha", "status"]
 SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos"}
-
-
-def _checkpoint_dirs(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, path) of every checkpoint-N directory, sorted by step."""
-    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*")
-             if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
-    return sorted(found)
-
-
-def is_complete(checkpoint: Path) -> bool:
-    """Marker, trainer state and adapter weights all present."""
-    adapter = any((checkpoint / f).exists() for f in ("adapter_model.safetensors", "adapter_model.bin"))
-    return (checkpoint / MARKER).exists() and (checkpoint / "trainer_state.json").exists() and adapter
-
-
-def mark_complete(checkpoint: Path, world_size: int = 1) -> None:
-    """Write the marker that makes `checkpoint` usable for resuming and evaluation (what it saw, for audits)."""
-    if checkpoint.is_dir():
-        files = sorted(p.name for p in checkpoint.iterdir() if p.name != MARKER)
-        (checkpoint / MARKER).write_text(json.dumps({"world_size": world_size, "pid": os.getpid(), "files": files}))
-
-
-def checkpoint_steps(run_dir: Path) -> list[int]:
-    """Steps of the complete checkpoints in `run_dir`."""
-    return [step for step, path in _checkpoint_dirs(run_dir) if is_complete(path)]
-
-
-def last_complete_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
-    """(step, path) of the newest complete checkpoint, or None."""
-    complete = [(step, path) for step, path in _checkpoint_dirs(run_dir) if is_complete(path)]
-    return complete[-1] if complete else None
-
-
-def remove_incomplete_checkpoints(run_dir: Path) -> list[str]:
-    """Delete half-written checkpoint dirs (a killed save) so nothing downstream reads them."""
-    removed = []
-    for _, path in _checkpoint_dirs(run_dir):
-        if not is_complete(path):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path.name)
-    if removed:
-        log.warning("removed incomplete checkpoints: %s", ", ".join(removed))
-    return removed
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:

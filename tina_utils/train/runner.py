@@ -30,13 +30,22 @@ import yaml
 from transformers import TrainerCallback
 
 from tina_utils import env
+from tina_utils.devices import attention
+from tina_utils.runs import (
+    checkpoint_name,
+    checkpoint_steps,
+    last_complete_checkpoint,
+    mark_complete,
+    new_run_dir,
+    remove_incomplete_checkpoints,
+    runs_csv,
+)
 from tina_utils.train.config import load_recipe, to_dict, validate
 from tina_utils.train.config import run_id as make_run_id
-from tina_utils.train.machine import adapt_to_machine, attention, use_cpu_devices
+from tina_utils.train.machine import adapt_to_machine, use_cpu_devices
 from tina_utils.train.recipe_map import to_grpo_config, to_lora_config
 from tina_utils.train.recipe_schema import REWARD_PARAMS, Recipe
-from tina_utils.train.runlog import (LogCsvCallback, checkpoint_steps, last_complete_checkpoint, mark_complete,
-                                     read_run_state, remove_incomplete_checkpoints, upsert_run, write_run_state)
+from tina_utils.train.runlog import LogCsvCallback, read_run_state, upsert_run, write_run_state
 
 
 class StopAtStep(TrainerCallback):
@@ -61,7 +70,7 @@ class MarkComplete(TrainerCallback):
 
         PartialState().wait_for_everyone()  # every rank has written its RNG state file before the marker
         if state.is_world_process_zero:
-            mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}", args.world_size)
+            mark_complete(Path(args.output_dir) / checkpoint_name(state.global_step), args.world_size)
         return control
 
 
@@ -102,7 +111,7 @@ def transition_callbacks(recipe: Recipe, run_dir: Path) -> list:
     """The phase-transition callback when the recipe switches it on."""
     if recipe.transition_mode == "off":
         return []
-    from tina_utils.phase.online import TransitionCallback
+    from tina_utils.transition.online import TransitionCallback
 
     return [TransitionCallback.from_recipe(recipe, output_dir=str(run_dir))]
 
@@ -145,7 +154,7 @@ def train(recipe: Recipe | str, run_dir: str | Path | None = None) -> dict:
     recipe = adapt_to_machine(recipe)
     if recipe.use_cpu:
         use_cpu_devices()
-    run_dir = Path(run_dir) if run_dir else env.results_dir("02_train", make_run_id(recipe))
+    run_dir = Path(run_dir) if run_dir else new_run_dir(make_run_id(recipe))
     args = to_grpo_config(recipe, run_dir)  # validates the world-size arithmetic before any model loads
     is_main = args.process_index == 0
     world = args.world_size
@@ -163,7 +172,7 @@ def train(recipe: Recipe | str, run_dir: str | Path | None = None) -> dict:
     row = _run_row(recipe, run_dir, state, world, state.get("status", "complete"))
     if is_main:
         write_run_state(run_dir, {**state, "status": row["status"]})
-        upsert_run(env.results_dir() / "runs.csv", row)
+        upsert_run(runs_csv(), row)
     return {**row, "run_dir": str(run_dir)}
 
 
@@ -177,12 +186,13 @@ def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool
     if is_main:
         (run_dir / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
         (run_dir / "env.json").write_text(json.dumps(_environment(args.world_size), indent=2))
-        upsert_run(env.results_dir() / "runs.csv", _run_row(recipe, run_dir, state, args.world_size, "running"))
+        upsert_run(runs_csv(), _run_row(recipe, run_dir, state, args.world_size, "running"))
     env.seed_everything(recipe.seed)
     raw = load_raw(recipe.dataset, seed=recipe.seed, n=recipe.dataset_n, path=recipe.dataset_path)
     check_schema(recipe.dataset, raw.column_names)  # a file in another schema fails before the model loads
     model, tokenizer = load_model_and_tokenizer(recipe)
-    dataset = prepare_train_dataset(recipe.dataset, raw, tokenizer=tokenizer, max_prompt_tokens=recipe.max_prompt_length,
+    dataset = prepare_train_dataset(recipe.dataset, raw, tokenizer=tokenizer,
+                                    max_prompt_tokens=recipe.max_prompt_length,
                                     seed=recipe.seed)
     log_cb = LogCsvCallback(run_dir / "log.csv", keep_until=resume[0] if resume else 0)
     watchers = transition_callbacks(recipe, run_dir)
@@ -203,14 +213,14 @@ def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool
                  "steps": trainer.state.global_step, "status": status}
         if is_main and status == "failed":
             write_run_state(run_dir, state)
-            upsert_run(env.results_dir() / "runs.csv", _run_row(recipe, run_dir, state, args.world_size, status))
+            upsert_run(runs_csv(), _run_row(recipe, run_dir, state, args.world_size, status))
     return state
 
 
 def ensure_tiny_run(recipe: str = "tiny", run_id: str | None = None, seed: int = 0) -> Path:
     """The run dir of a finished tiny run, training it first if it is missing or incomplete."""
     loaded = load_recipe(recipe, seed=seed, run_id=run_id)
-    run_dir = env.results_dir("02_train", make_run_id(loaded))
+    run_dir = new_run_dir(make_run_id(loaded))
     state = read_run_state(run_dir) or {}
     if state.get("status") != "complete" or last_complete_checkpoint(run_dir) is None:
         train(loaded, run_dir)

@@ -1,5 +1,7 @@
 """The offline worlds by name: `tina-tiny` (tiny.py) and `r1-mini` (r1_mini.py), accepted anywhere a model id is.
 
+Both are saved atomically by save.py.
+
 Under `accelerate launch` the world is built by rank 0 and the other ranks wait for it: transformers writes model
 weights only on rank 0 of an initialised process group, so a build on another rank would lack them.
 Used in: training (runner), evaluation, notebooks; `resolve_model("r1-mini")` builds or reuses the cached world.
@@ -7,7 +9,8 @@ Used in: training (runner), evaluation, notebooks; `resolve_model("r1-mini")` bu
 
 import time
 
-from tina_utils import env, r1_mini, tiny
+from tina_utils import env
+from tina_utils.worlds import r1_mini, tiny
 
 WORLDS = {tiny.TINY_MODEL: tiny, r1_mini.R1_MINI_MODEL: r1_mini}
 WAIT_S = 1800  # the tiny world's warm start takes ~1.5 min on 2 cores; a slow machine gets much longer

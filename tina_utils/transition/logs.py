@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from tina_utils.runs import latest_trainer_state
+
 METRICS = ("format_reward", "completion_length", "accuracy_reward")
 KINDS = {"format_reward": "rise", "completion_length": "valley", "accuracy_reward": "any"}
 # Canonical name -> names seen in our log.csv / TRL 1.x logs / TRL 0.15 logs (after a "train/" prefix is cut).
@@ -57,7 +59,8 @@ def _trainer_state(path: Path) -> pd.DataFrame:
 
 
 def load_logs(path) -> pd.DataFrame:
-    """Training logs as a DataFrame with columns step, format_reward, accuracy_reward, completion_length, reward, clipped_ratio (those present).
+    """Training logs as a DataFrame: step, format_reward, accuracy_reward, completion_length, reward, clipped_ratio
+    (those present).
 
     Accepts a run dir (its `log.csv`, else `trainer_state.json`, else the latest `checkpoint-N/trainer_state.json`),
     a `log.csv`/tracker-export CSV, a `trainer_state.json`, or a DataFrame.
@@ -66,11 +69,11 @@ def load_logs(path) -> pd.DataFrame:
         return canonicalize(path)
     path = Path(path)
     if path.is_dir():
-        ckpts = sorted(path.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[-1]))
-        candidates = [path / "log.csv", path / "trainer_state.json", *ckpts[::-1]]
-        found = [p for p in candidates if p.exists()]
+        candidates = [path / "log.csv", path / "trainer_state.json", latest_trainer_state(path)]
+        found = [p for p in candidates if p and p.exists()]
         if not found:
-            raise FileNotFoundError(f"{path} has no log.csv, trainer_state.json or checkpoint-*/trainer_state.json")
+            raise FileNotFoundError(f"{path} has no log.csv, trainer_state.json or checkpoint with a "
+                                    f"trainer_state.json")
         path = found[0]
     if not path.exists():
         raise FileNotFoundError(f"no such log file: {path}")

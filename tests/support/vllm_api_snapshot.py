@@ -2,8 +2,9 @@
 
 Reads the Python source with `ast`, so it needs only the wheel (320 MB), not vllm's CUDA dependencies:
 
-    python tests/vllm_api_snapshot.py vllm-0.31.0-cp38-abi3-manylinux_2_28_x86_64.whl -o tests/vllm_0.31.0_api.json
-    python tests/vllm_api_snapshot.py .venv/lib/python3.11/site-packages/vllm -o tests/vllm_0.31.0_api.json
+    cd tests/support
+    python vllm_api_snapshot.py vllm-0.31.0-cp38-abi3-manylinux_2_28_x86_64.whl -o vllm_0.31.0_api.json
+    python vllm_api_snapshot.py ../../.venv/lib/python3.11/site-packages/vllm -o vllm_0.31.0_api.json
 
 The JSON holds, per callable, the parameters that may be passed positionally (in order) and by keyword (sorted),
 the attributes of the classes whose results are read, the Literal values of engine arguments, and the top-level

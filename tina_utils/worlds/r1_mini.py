@@ -9,11 +9,10 @@ Used in: the paper-path tests, `--model r1-mini` anywhere a model id is accepted
 """
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 from tina_utils import env
+from tina_utils.worlds.save import save_world
 
 R1_MINI_MODEL = "r1-mini"
 VERSION = 2  # bump when anything below changes the built artefacts
@@ -146,19 +145,12 @@ def build(seed: int = 0, force: bool = False) -> Path:
     started = time.time()
     tokenizer = make_tokenizer()
     model = make_model(tokenizer, seed)
-    staging = path.with_name(f"{path.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    config_file = staging / "tokenizer_config.json"
-    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), **RELEASED_TOKENIZER_FIELDS}, indent=2))
     meta = {"version": VERSION, "seed": seed, "parameters": model.num_parameters(), "tokens": len(tokenizer),
             "build_seconds": round(time.time() - started, 1)}
-    (staging / "r1_mini.json").write_text(json.dumps(meta, indent=1))
-    if force or (path.exists() and not is_built(path)):  # never a world another process just finished
-        shutil.rmtree(path, ignore_errors=True)
-    try:
-        staging.rename(path)  # atomic: a crash mid-build never leaves a half-written world at `path`
-    except OSError:  # another process finished the same build first; theirs is identical
-        shutil.rmtree(staging, ignore_errors=True)
-    return path
+    return save_world(path, model, tokenizer, "r1_mini.json", meta, is_built, force, finish=_released_tokenizer_config)
+
+
+def _released_tokenizer_config(staging: Path) -> None:
+    """Give the saved tokenizer_config.json the released model's fields (chat template, special tokens)."""
+    config_file = staging / "tokenizer_config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), **RELEASED_TOKENIZER_FIELDS}, indent=2))

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from tina_utils.phase.logs import KINDS, METRICS, load_logs
+from tina_utils.transition.logs import KINDS, METRICS, load_logs
 
 
 @dataclass
@@ -101,7 +101,7 @@ def bin_series(steps: np.ndarray, y: np.ndarray, max_points: int):
 
 
 def segment(z: np.ndarray, penalty: float, min_size: int = 2) -> list[int]:
-    """Change points (segment ends, last = len) of a unit-noise series: ruptures KernelCPD, PELT, pen = penalty*log(n)."""
+    """Change points (segment ends, last = len) of a unit-noise series: ruptures KernelCPD, pen = penalty*log(n)."""
     import ruptures as rpt
 
     if len(z) < 2 * min_size:
@@ -166,7 +166,8 @@ def _level_change(z, ends, kind, max_width):
         if starts[j + 1] - starts[i + 1] > max_width * len(z):
             continue
         if best is None or abs(amp) > abs(best[-1]):
-            best = (starts[i], ends[j + 1], starts[i + 1], starts[j + 1], int(np.sign(amp)), means[i], means[j + 1], amp)
+            best = (starts[i], ends[j + 1], starts[i + 1], starts[j + 1], int(np.sign(amp)), means[i], means[j + 1],
+                    amp)
     return best
 
 
@@ -214,7 +215,8 @@ def detect_series(steps, y, metric: str = "format_reward", kind: str | None = No
         return None
     step_sse, line_sse, resid_sd = _fit_quality(z[a:b], k - a)
     before, after = z[a:k].mean(), z[k:b].mean()  # two-level fit over the whole window: robust to short segments
-    amp = (after - before) / max(1.0, resid_sd)  # slow wandering (autocorrelated noise) inflates the residuals, not the diffs
+    # slow wandering (autocorrelated noise) inflates the residuals, not the diffs
+    amp = (after - before) / max(1.0, resid_sd)
     if abs(amp) < min_strength or step_sse >= max_step_vs_line * line_sse:
         return None
     fit = np.concatenate([np.full(e - s, z[s:e].mean()) for s, e in zip([0] + ends[:-1], ends)])

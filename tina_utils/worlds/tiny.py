@@ -11,13 +11,12 @@ import hashlib
 import itertools
 import json
 import logging
-import os
 import random
-import shutil
 import time
 from pathlib import Path
 
 from tina_utils import env
+from tina_utils.worlds.save import save_world
 
 log = logging.getLogger(__name__)
 
@@ -203,29 +202,13 @@ def build(seed: int = 0, force: bool = False) -> Path:
     path = world_dir(seed)
     if not force and is_built(path):
         return path
-    if path.exists():
-        if not force:
-            log.warning("rebuilding incomplete tiny world at %s", path)
-        shutil.rmtree(path)
+    if path.exists() and not force:
+        log.warning("rebuilding incomplete tiny world at %s", path)
     started = time.time()
     torch.manual_seed(seed)
     tokenizer = make_tokenizer()
     model = make_model(tokenizer, seed)
     losses = warm_start(model, tokenizer, seed)
-    staging = path.with_name(f"{path.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
     meta = {"version": WORLD_VERSION, "seed": seed, "parameters": model.num_parameters(),
             "warm_start": WARM_START, "final_loss": losses[-1], "build_seconds": round(time.time() - started, 1)}
-    (staging / "tiny_world.json").write_text(json.dumps(meta, indent=1))
-    try:
-        staging.rename(path)  # atomic: a crash mid-build never leaves a half-written world at `path`
-    except OSError:  # another process finished the same build first; theirs is identical
-        shutil.rmtree(staging, ignore_errors=True)
-    return path
-
-
-def resolve_model(name: str, seed: int = 0) -> str:
-    """Map the tiny model name to its built directory; any other model id or path is returned unchanged."""
-    return str(build(seed)) if name == TINY_MODEL else name
+    return save_world(path, model, tokenizer, "tiny_world.json", meta, is_built, force)

@@ -1,4 +1,5 @@
-"""The Tina paper's published numbers as tidy tables (results/reference/*.csv). Used in: 04_cost_analysis.
+"""The Tina paper's published numbers as tidy tables (results/reference/*.csv), shared by every stage that sets
+the paper beside our numbers (evaluation, cost, phase, figures).
 
 Every row carries a `source` (paper table/figure, read from the repo's asset images; see
 the paper §3, §4, §6) and a `note`: "" for a number the source states, "DERIVED" for our

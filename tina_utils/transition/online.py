@@ -5,7 +5,6 @@ it never looks ahead; a transition is *confirmed* once the metric has held its n
 `confirm_steps` steps after the detected step. Also: seeded synthetic logs for tests and benchmarks.
 """
 
-import difflib
 import json
 import math
 from pathlib import Path
@@ -14,9 +13,10 @@ import numpy as np
 import pandas as pd
 from transformers import TrainerCallback
 
-from tina_utils.phase.detect import Transition, detect_series
-from tina_utils.phase.logs import canonical_name
-from tina_utils.train.runlog import checkpoint_steps
+from tina_utils import env
+from tina_utils.runs import checkpoint_name, checkpoint_steps
+from tina_utils.transition.detect import Transition, detect_series
+from tina_utils.transition.logs import canonical_name
 
 MODES = ("off", "observe", "stop")
 SYNTHETIC_KINDS = ("step", "ramp", "noisy", "none", "peak")
@@ -60,7 +60,7 @@ def synthetic_logs(kind: str = "step", n_steps: int = 200, change: int | None = 
 
 
 class OnlineDetector:
-    """Streaming version of the offline detector for one metric: feed (step, value), get the transition once confirmed."""
+    """The offline detector streamed over one metric: feed (step, value), get the transition once confirmed."""
 
     def __init__(self, metric: str = "format_reward", min_steps: int = 10, confirm_steps: int = 5, **detect_kw):
         self.metric, self.min_steps, self.confirm_steps = metric, min_steps, confirm_steps
@@ -99,9 +99,7 @@ class OnlineDetector:
 
 def _check_mode(mode: str) -> str:
     if mode not in MODES:
-        close = difflib.get_close_matches(str(mode), MODES, n=1)
-        raise ValueError(f"unknown transition mode {mode!r}; use one of {MODES}"
-                         + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValueError(f"unknown transition mode {mode!r}; use one of {MODES}{env.did_you_mean(mode, MODES)}")
     return mode
 
 
@@ -153,7 +151,7 @@ class TransitionCallback(TrainerCallback):
         """Newest complete checkpoint of the training dir at or before `step`, else the one forced now."""
         run_dir = getattr(args, "output_dir", None) or self.output_dir
         saved = [s for s in checkpoint_steps(Path(run_dir)) if s <= step] if run_dir else []
-        return f"checkpoint-{saved[-1] if saved else self.detected_at}"
+        return checkpoint_name(saved[-1] if saved else self.detected_at)
 
     def _write(self, args, state, **extra) -> None:
         path = self._path(args)
@@ -164,7 +162,7 @@ class TransitionCallback(TrainerCallback):
                   "transition": self.transition.to_dict() if self.transition else None,
                   "detected_at": self.detected_at, "stop_at": self.stop_at,
                   "kept_checkpoint": self.kept_checkpoint,
-                  "checkpoint_at_detection": f"checkpoint-{self.detected_at}" if self.detected_at else None,
+                  "checkpoint_at_detection": checkpoint_name(self.detected_at) if self.detected_at else None,
                   "watched": {self.watch.metric: watched.to_dict() if watched else None},
                   "min_steps": self.detector.min_steps, "confirm_steps": self.detector.confirm_steps,
                   "patience": self.patience, **extra}
