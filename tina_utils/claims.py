@@ -1,13 +1,13 @@
 """The tiny world's claims, checked on one seed's runs, so they can be re-checked on any machine.
 
-What the notebooks and README claim about the tiny world's default run (seed 0), each with its tolerance; they
+What the notebooks and docs/measured.md claim about the tiny world's default run (seed 0), each with its tolerance; they
 hold on any machine (tests/test_reproducibility.py re-checks them under the other CPU kernel setting):
 1. `format_rises`: the format reward's mean rises by >= MIN_RISE from the first 10 steps to the last 15;
 2. `beats_base`: the best checkpoint beats the base model on held-out problems by more than NOISE_Z standard errors;
 3. `early_stop_consistent`: the early-stopped run (recipe tiny_early_stop) either stops, saving steps, and keeps a
    checkpoint saved at or before its detection, or never confirms a transition and is the unstopped run, step for
    step.
-Over other seeds 2 and 3 held on every run measured, 1 on most (README: in one run the format never took off in
+Over other seeds 2 and 3 held on every run measured, 1 on most (docs/measured.md: in one run the format never took off in
 75 steps). Reported, not claimed, because they hold on some runs only: whether the rise is sharp enough for the
 offline detector (a step passes, a slow ramp is rejected as drift by design), the online confirmation step,
 whether the kept checkpoint beats the base model (`kept_beats_base`; on one run accuracy peaked at checkpoint 15
