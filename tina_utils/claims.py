@@ -7,8 +7,8 @@ hold on any machine (tests/test_reproducibility.py re-checks them under the othe
 3. `early_stop_consistent`: the early-stopped run (recipe tiny_early_stop) either stops, saving steps, and keeps a
    checkpoint saved at or before its detection, or never confirms a transition and is the unstopped run, step for
    step.
-Over other seeds 2 and 3 held on every run measured, 1 on most (docs/measured.md: in one run the format never took off in
-75 steps). Reported, not claimed, because they hold on some runs only: whether the rise is sharp enough for the
+Over other seeds 2 and 3 held on every run measured, 1 on most (docs/measured.md: in one run the format never took
+off in 75 steps). Reported, not claimed, because they hold on some runs only: whether the rise is sharp enough for the
 offline detector (a step passes, a slow ramp is rejected as drift by design), the online confirmation step,
 whether the kept checkpoint beats the base model (`kept_beats_base`; on one run accuracy peaked at checkpoint 15
 and fell back to the base's level before the format transition, so the checkpoint before it kept nothing) and
