@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
+from tina_utils import env, runs
 from tina_utils import evaluate as ev
-from tina_utils import runs
 from tina_utils.evaluate import adapters
 from tina_utils.evaluate import backends as eb
 
@@ -319,8 +319,7 @@ def test_presets_follow_the_paper():
 def test_sweep_writes_scores_timing_best_and_figure(world, results):
     out = ev.sweep(world["run_dir"], ["tiny_eval"], SMALL, "transformers")
     scores = pd.read_csv(results / "03_evaluate" / "tiny-fake" / "scores.csv")
-    assert list(scores.columns[:9]) == ["run_id", "checkpoint", "step", "benchmark", "metric", "value", "stderr",
-                                        "n_problems", "n_samples"]
+    assert list(scores.columns) == ev.SCORE_COLUMNS
     assert scores.checkpoint.tolist() == ["base", "base", "checkpoint-10", "checkpoint-10", "checkpoint-20",
                                           "checkpoint-20"]
     assert scores.step.tolist() == [0, 0, 10, 10, 20, 20] and set(scores.metric) == {"pass@1", "pass@2"}
@@ -331,6 +330,17 @@ def test_sweep_writes_scores_timing_best_and_figure(world, results):
     best = json.loads((results / "03_evaluate" / "tiny-fake" / "best.json").read_text())
     assert best["checkpoint"] in ("checkpoint-10", "checkpoint-20") and best == out.best
     assert out.figure.exists() and out.cache_misses == 12
+    # every scored row says where it came from: this machine, this process, the installed stack
+    assert set(scores.device) == {env.hardware()} and set(scores.n_processes) == {1}
+    assert f"torch={torch.__version__}" in scores.versions[0] and "math-verify=" in scores.versions[0]
+    assert scores.seeds.astype(str).tolist() == ["0"] * 6 and scores.n_ungradable.tolist() == [0] * 6
+    provenance = pd.read_csv(results / "03_evaluate" / "tiny-fake" / "provenance.csv")
+    samples = pd.read_json(results / "03_evaluate" / "tiny-fake" / "samples.jsonl", lines=True)
+    assert set(samples.provenance) == set(provenance.provenance) == set(scores.provenance)
+    assert scores.gain.isna().tolist() == [True, True, False, False, False, False]
+    macro = pd.read_csv(results / "03_evaluate" / "tiny-fake" / "macro.csv")
+    by = ["checkpoint", "metric"]  # one benchmark: its average is its score
+    assert macro.set_index(by).value.sort_index().tolist() == scores.set_index(by).value.sort_index().tolist()
     again = ev.sweep(world["run_dir"], ["tiny_eval"], SMALL, "transformers")
     assert (again.cache_hits, again.cache_misses) == (12, 0)
     pd.testing.assert_frame_equal(again.scores, out.scores)

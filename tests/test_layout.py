@@ -24,7 +24,8 @@ STAGES = {
     "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
               "grouped_trainer", "machine", "memory"},
     "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters",
-                 "lighteval_grader", "lighteval_side", "merge_rounding", "shards"},
+                 "lighteval_grader", "lighteval_side", "merge_rounding", "shards", "stats", "scoring", "provenance",
+                 "paper_verdict"},
     "cost": {"__init__", "__main__", "accounting"},
     "phase": {"__init__", "report", "early_stop"},
 }

@@ -13,11 +13,12 @@ from pathlib import Path
 import pandas as pd
 
 from tina_utils import env, plots, runs
-from tina_utils.evaluate import core
+from tina_utils.evaluate import core, provenance, stats
 from tina_utils.runs import find_checkpoints, step_of
 
-SCORE_COLUMNS = ["run_id", "checkpoint", "step", "benchmark", "metric", "value", "stderr", "n_problems",
-                 "n_samples", "stderr_seeds"]
+SCORE_COLUMNS = ["run_id", "checkpoint", "step", "benchmark", "metric", "value", "stderr", "ci_low", "ci_high", "gain",
+                 "gain_stderr", "gain_low", "gain_high", "n_problems", "n_samples", "stderr_seeds", "n_ungradable",
+                 "seeds", *provenance.COLUMNS, "provenance"]
 TIMING_COLUMNS = ["checkpoint", "benchmark", "wall_clock_s", "device_hours", "hardware", "n_generated_tokens"]
 REFERENCE_NAMES = {"aime24": "aime24", "aime25": "aime25", "amc23": "amc23", "math_500": "math500",
                    "math500": "math500", "gpqa_diamond": "gpqa", "gpqa": "gpqa", "minerva": "minerva"}
@@ -64,18 +65,28 @@ def timing_table(samples: pd.DataFrame) -> pd.DataFrame:
     return table[TIMING_COLUMNS]
 
 
+ORACLE_RULE = "test: the highest mean pass@1 over the evaluated benchmarks (the paper's choice; optimistic)"
+
+
 def best_checkpoint(scores: pd.DataFrame, metric: str = "pass@1") -> dict:
     """The checkpoint with the highest benchmark-average score (earliest on ties), compared with the base."""
     table = scores[scores.metric == metric].pivot_table(index="checkpoint", columns="benchmark", values="value")
     average = table.mean(axis=1)
     trained = average.drop("base", errors="ignore")
     if trained.empty:
-        return {"checkpoint": "base", "step": 0, "average": float(average.get("base", math.nan))}
+        return {"checkpoint": "base", "step": 0, "average": float(average.get("base", math.nan)), "rule": ORACLE_RULE}
     order = sorted(trained.index, key=lambda c: (-round(trained[c], 9), step_of(c)))
     best = order[0]
     base = float(average.get("base", math.nan))
-    return {"checkpoint": best, "step": step_of(best), "average": float(trained[best]), "base_average": base,
-            "beats_base": bool(trained[best] > base), "per_benchmark": table.loc[best].round(2).to_dict()}
+    found = {"checkpoint": best, "step": step_of(best), "average": float(trained[best]), "base_average": base,
+             "beats_base": bool(trained[best] > base), "per_benchmark": table.loc[best].round(2).to_dict(),
+             "rule": ORACLE_RULE}
+    macro = stats.macro_average(scores, metric).set_index("checkpoint")
+    if best in macro.index and pd.notna(macro.loc[best, "gain_low"]):
+        found.update({key: round(float(macro.loc[best, key]), 4) for key in
+                      ("ci_low", "ci_high", "gain", "gain_low", "gain_high")})
+    found["provenance_note"] = provenance.mixed_note(scores)
+    return found
 
 
 def plot_scores(scores: pd.DataFrame, run_id: str, metric: str = "pass@1"):
@@ -94,7 +105,8 @@ def plot_scores(scores: pd.DataFrame, run_id: str, metric: str = "pass@1"):
             ax.axhline(base.value.iloc[0], color="grey", ls="--", label="base model")
         ax.set(title=name, xlabel="training step", ylabel=f"{metric} (%)")
         ax.legend(fontsize=7)
-    fig.suptitle(f"{run_id}: {metric} vs step")
+    note = provenance.mixed_note(scores)
+    fig.suptitle(f"{run_id}: {metric} vs step" + (f"\n{note}" if note else ""))
     return fig
 
 
@@ -119,11 +131,16 @@ def compare_to_paper(scores: pd.DataFrame, checkpoint: str, metric: str = "pass@
 
 
 def write_outputs(out_dir: Path, scores: pd.DataFrame, timing: pd.DataFrame, samples: pd.DataFrame) -> None:
-    """scores.csv, timing.csv and samples.jsonl of an evaluation (docs/contracts.md)."""
+    """scores.csv, macro.csv, timing.csv, samples.jsonl and provenance.csv of an evaluation (docs/contracts.md)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out_dir / "scores.csv", index=False, lineterminator="\n")
+    macro = pd.concat([stats.macro_average(scores, metric) for metric in dict.fromkeys(scores.metric)])
+    macro.to_csv(out_dir / "macro.csv", index=False, lineterminator="\n")
     timing.to_csv(out_dir / "timing.csv", index=False, lineterminator="\n")
-    samples.drop(columns=["gen_s"]).to_json(out_dir / "samples.jsonl", orient="records", lines=True)
+    extra = [c for c in ["gen_s", *provenance.COLUMNS] if c in samples]
+    samples.drop(columns=extra).to_json(out_dir / "samples.jsonl", orient="records", lines=True)
+    if "provenance" in samples:
+        provenance.table(samples).to_csv(out_dir / "provenance.csv", index=False, lineterminator="\n")
 
 
 def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_model: str | None = None,
@@ -147,7 +164,7 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
     scores = core.summarize(samples, preset.pass_ks)
     scores.insert(0, "run_id", run_id)
     scores.insert(2, "step", scores.checkpoint.map(step_of))
-    scores = scores[SCORE_COLUMNS]
+    scores = scores.reindex(columns=SCORE_COLUMNS)
     timing = timing_table(samples)
     write_outputs(out_dir, scores, timing, samples)
     best = best_checkpoint(scores)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from tina_utils import env
 from tina_utils.data.benchmarks import PAPER_BENCHMARKS
-from tina_utils.evaluate import backends, shards
+from tina_utils.evaluate import backends, provenance, shards
 from tina_utils.evaluate.adapters import check_adapter
 from tina_utils.evaluate.cache import (  # noqa: F401
     GenerationCache,
@@ -27,6 +27,7 @@ from tina_utils.evaluate.cache import (  # noqa: F401
     sample_seed,
     shard_paths,
 )
+from tina_utils.evaluate.scoring import pass_at_k, stderr, summarize  # noqa: F401
 
 PAPER_SEED = 1234  # lighteval's VLLMModelConfig default seed, used by Tina's single-run scripts
 
@@ -93,22 +94,6 @@ def preset_hash(preset: Preset) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
-# ---------------------------------------------------------------- pass@k and errors
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from n samples with c correct: 1 - C(n-c, k)/C(n, k), in the stable product form."""
-    if not 0 <= c <= n or k < 1 or k > n:
-        raise ValueError(f"need 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
-
-
-def stderr(values) -> float:
-    """Standard error of the mean (sample std / sqrt(count)); NaN for fewer than two values."""
-    values = pd.Series(values, dtype=float)
-    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
-
-
 # ---------------------------------------------------------------- prompts and benchmarks
 def load_rows(benchmarks, n_problems=None, data_paths: dict | None = None) -> list[dict]:
     """Canonical rows of every benchmark (tina_utils.data.load_benchmark), as dicts; `data_paths`: local files."""
@@ -153,6 +138,7 @@ def _requests(model, adapters, rows, preset, backend, tokenizer):
 def _generate_missing(missing, model, adapters, preset, backend, cache, progress):
     """Generate uncached requests checkpoint by checkpoint; every batch is appended to the cache at once."""
     engine = backends.open_backend(backend, model, adapters, preset)
+    machine = provenance.generation_record()
     try:
         for checkpoint in adapters:
             todo = [r for r in missing if r["checkpoint"] == checkpoint]
@@ -165,7 +151,8 @@ def _generate_missing(missing, model, adapters, preset, backend, cache, progress
                 cache.put([{"key": r["key"], "checkpoint": checkpoint, "benchmark": r["row"]["benchmark"],
                             "problem_id": r["row"]["id"], "seed": r["seed"], "sample": r["sample"],
                             "backend": backend, **{k: o[k] for k in backends.RESULT_KEYS},
-                            "gen_s": seconds * o["n_tokens"] / tokens} for r, o in zip(batch, outs)])
+                            "gen_s": seconds * o["n_tokens"] / tokens, "provenance": machine}
+                           for r, o in zip(batch, outs)])
                 if progress:
                     where = f"[rank {env.process_rank()}] " if env.world_size() > 1 else ""
                     print(f"{where}{checkpoint}: generated {start + len(batch)}/{len(todo)}", flush=True)
@@ -222,6 +209,10 @@ def evaluate(model: str, benchmarks=None, preset="tiny", backend: str = "auto", 
 
         samples = add_lighteval_verdicts(samples)
         samples["correct_math_verify"], samples["correct"] = samples["correct"], samples["correct_lighteval"]
+        samples["ungradable"] = samples["ungradable_lighteval"]  # the deciding grader's reason
+        samples["graded"] = samples["ungradable"].isna()
+    if len(samples):
+        samples = provenance.stamp(samples, preset.grader, provenance.rows_sha256(rows))
     samples.attrs.update(cache_hits=cache.hits, cache_misses=cache.misses, cache_path=str(cache.path))
     return samples
 
@@ -234,46 +225,28 @@ def grade_samples(requests, cache) -> pd.DataFrame:
         records.append(dict(checkpoint=r["checkpoint"], benchmark=r["row"]["benchmark"], problem_id=r["row"]["id"],
                             seed=r["seed"], sample=r["sample"], profile=r["row"]["profile"], gold=r["row"]["gold"],
                             completion=out["text"], n_tokens=out["n_tokens"], hit_limit=out["hit_limit"],
-                            gen_s=out.get("gen_s", math.nan)))
+                            gen_s=out.get("gen_s", math.nan), **provenance.from_cache(out)))
     samples = pd.DataFrame(records)
     return grade_frame(samples) if len(samples) else samples
 
 
 def grade_frame(samples: pd.DataFrame) -> pd.DataFrame:
-    """Add `correct` (bool), `graded` (False when the gold is unparseable) and `extracted` per profile."""
+    """Add `correct` (bool), `graded` and `ungradable` (why not: the gold is unparseable) and `extracted`.
+
+    An ungradable row stays in the scores as incorrect and is counted (scores.csv `n_ungradable`).
+    """
     from tina_utils.rewards import grading
 
     samples = samples.copy()
-    samples["correct"], samples["graded"], samples["extracted"] = False, True, None
+    samples["correct"], samples["graded"], samples["extracted"], samples["ungradable"] = False, True, None, None
     for profile, part in samples.groupby("profile"):
         verdicts = grading.grade_many(list(zip(part["completion"], part["gold"])), profile=profile)
         samples.loc[part.index, "correct"] = [v is True for v in verdicts]
         samples.loc[part.index, "graded"] = [v is not None for v in verdicts]
+        samples.loc[part.index, "ungradable"] = [None if v is not None else
+                                                 f"math-verify cannot parse the gold under profile {profile!r}"
+                                                 for v in verdicts]
         samples.loc[part.index, "extracted"] = [grading.extract_answer(t, profile=profile)
                                                 for t in part["completion"]]
     samples["correct"] = samples["correct"].astype(bool)
     return samples
-
-
-def summarize(samples: pd.DataFrame, pass_ks=(1,)) -> pd.DataFrame:
-    """pass@k per (checkpoint, benchmark) in percent, with standard errors over problems and over seeds.
-
-    value: mean over problems of the unbiased pass@k from all of a problem's samples (pass@1 = mean accuracy);
-    stderr: over problems; stderr_seeds: over the per-seed scores (NaN with one seed).
-    """
-    rows = []
-    for (checkpoint, benchmark), part in samples.groupby(["checkpoint", "benchmark"], sort=False):
-        per_problem = part.groupby("problem_id")["correct"].agg(["size", "sum"])
-        n = int(per_problem["size"].min())
-        for k in [k for k in pass_ks if k <= n]:
-            scores = [pass_at_k(int(s), int(c), k) for s, c in zip(per_problem["size"], per_problem["sum"])]
-            per_seed = [part[part.seed == s].groupby("problem_id")["correct"].agg(["size", "sum"])
-                        for s in sorted(part.seed.unique())]
-            seed_scores = [sum(pass_at_k(int(s), int(c), k) for s, c in zip(p["size"], p["sum"])) / len(p)
-                           for p in per_seed if int(p["size"].min()) >= k]
-            rows.append(dict(checkpoint=checkpoint, benchmark=benchmark, metric=f"pass@{k}",
-                             value=100 * sum(scores) / len(scores), stderr=100 * stderr(scores),
-                             n_problems=len(per_problem), n_samples=n,
-                             stderr_seeds=100 * stderr(seed_scores)))
-    return pd.DataFrame(rows)
-

@@ -62,27 +62,32 @@ def ensure_side_env(say=print) -> Path:
 
 
 def grade_rows(rows: list[dict]) -> list[dict]:
-    """lighteval's {"correct", "extracted"} for each {"completion", "gold", "profile"} row."""
+    """lighteval's {"correct", "extracted", "ungradable"} for each {"completion", "gold", "profile"} row.
+
+    A row lighteval cannot grade comes back incorrect with the reason in `ungradable`; rows a crashed side
+    process never answered come back the same way, with its error, so no batch is lost.
+    """
     if not rows:
         return []
     python = ensure_side_env()
     payload = "".join(json.dumps({k: row[k] for k in ("completion", "gold", "profile")}) + "\n" for row in rows)
     proc = subprocess.run([str(python), str(SIDE_SCRIPT)], input=payload, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": "", "TOKENIZERS_PARALLELISM": "false"})
-    if proc.returncode:
-        raise RuntimeError(f"lighteval grading failed: {proc.stderr[-800:]}")
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    if len(results) != len(rows):
-        raise RuntimeError(f"lighteval graded {len(results)} of {len(rows)} rows: {proc.stderr[-800:]}")
-    return results
+    if len(results) < len(rows):
+        tail = " ".join(proc.stderr.strip().splitlines()[-1:]) or f"exit code {proc.returncode}"
+        reason = f"the lighteval side process stopped before this row: {tail}"[:300]
+        results += [{"correct": False, "extracted": None, "ungradable": reason}] * (len(rows) - len(results))
+    return [{"ungradable": None, **result} for result in results[:len(rows)]]
 
 
 def add_lighteval_verdicts(samples: pd.DataFrame) -> pd.DataFrame:
-    """`samples` with correct_lighteval and extracted_lighteval beside math-verify's correct/extracted."""
+    """`samples` with correct_lighteval, extracted_lighteval and ungradable_lighteval beside math-verify's."""
     samples = samples.copy()
     verdicts = grade_rows(samples[["completion", "gold", "profile"]].to_dict("records"))
     samples["correct_lighteval"] = [v["correct"] for v in verdicts]
     samples["extracted_lighteval"] = [v["extracted"] for v in verdicts]
+    samples["ungradable_lighteval"] = [v["ungradable"] for v in verdicts]
     return samples
 
 

@@ -1,9 +1,10 @@
 """Grade rows with lighteval 0.8.1's own extractive match, built as Tina's eval task file built its three metrics.
 
 Runs inside the lighteval side environment (lighteval_grader.py creates it), not in the project's: it imports
-lighteval and the standard library only. Reads JSON lines {"completion", "gold", "profile"} on stdin and writes one
-JSON line {"correct", "extracted"} per row on stdout. Profiles: expr (AIME, AMC: gold as an expression), latex
-(MATH-500, Minerva: gold as LaTeX), letter (GPQA: A-D).
+lighteval and the standard library only. Reads JSON lines {"completion", "gold", "profile"} on stdin and writes
+one JSON line {"correct", "extracted", "ungradable"} per row on stdout (`ungradable`: why lighteval could not
+grade the row, else null; such a row is incorrect and the rest of the batch is graded). Profiles: expr (AIME,
+AMC: gold as an expression), latex (MATH-500, Minerva: gold as LaTeX), letter (GPQA: A-D).
 """
 
 import json
@@ -41,6 +42,15 @@ METRICS = {
 
 
 def grade(row: dict) -> dict:
+    """lighteval's verdict and extracted prediction for one completion; what it cannot grade says why."""
+    try:
+        return grade_one(row)
+    except Exception as error:  # one bad row (e.g. a GPQA gold that is not A-D) must not stop the batch
+        reason = f"lighteval cannot grade this row: {type(error).__name__}: {error}"[:300]
+        return {"correct": False, "extracted": None, "ungradable": reason}
+
+
+def grade_one(row: dict) -> dict:
     """lighteval's verdict and extracted prediction for one completion."""
     if row["profile"] == "letter":
         doc = Doc(task_name="gpqa", query="", choices=LETTERS, gold_index=LETTERS.index(row["gold"]))
@@ -49,7 +59,7 @@ def grade(row: dict) -> dict:
     score = METRICS[row["profile"]].sample_level_fn(golds=doc.get_golds(), predictions=[row["completion"]],
                                                     formatted_doc=doc)
     extracted = (doc.specific or {}).get("extracted_predictions") or [None]
-    return {"correct": bool(score), "extracted": extracted[-1]}
+    return {"correct": bool(score), "extracted": extracted[-1], "ungradable": None}
 
 
 if __name__ == "__main__":
