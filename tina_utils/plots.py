@@ -180,13 +180,40 @@ def runs_cost_vs_score(ckpts: pd.DataFrame | None = None, overall: pd.DataFrame 
     return fig
 
 
+def paper_verdict(table: pd.DataFrame | None = None) -> Figure:
+    """How sure is the paper's table: each Tina model's average gain, before and after its best-of-K selection."""
+    from tina_utils.evaluate import paper_verdict as verdicts
+
+    table = verdicts.load() if table is None else table
+    rows = table[table["benchmark"] == "average"]
+    with matplotlib.rc_context(_RC):
+        fig = figure(7, 3.2)
+        for ax, (reference, part) in zip(fig.subplots(1, 2, sharex=True, sharey=True),
+                                         rows.groupby("reference", sort=False)):
+            y = np.arange(len(part))[::-1]
+            for offset, (point, low, high, label, color) in enumerate([
+                    ("gain", "gain_low", "gain_high", "as reported (one sample each side)", "#0072B2"),
+                    ("adjusted_gain", "adjusted_low", "adjusted_high", "less the best-of-K optimism", "#D55E00")]):
+                ax.errorbar(part[point], y - 0.15 + 0.3 * offset, fmt="o" if offset == 0 else "s", color=color,
+                            xerr=[part[point] - part[low], part[high] - part[point]], capsize=2, ms=4, label=label)
+            ax.axvline(0, color="k", lw=0.8)
+            names = [f"{m.replace('-1.5B-preview', '').replace('-1.5B-Preview', '')} (K={k})"
+                     for m, k in zip(part["model"], part["k"])]
+            ax.set_yticks(y, names)
+            ax.set(xlabel="gain in the six-benchmark average (points)", title=f"vs its {reference}")
+        fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False)
+        fig.suptitle("How sure is the paper's table? 95 % intervals from its published numbers")
+    save(fig, "paper_verdict")
+    return fig
+
+
 PAPER_FIGURES = [paper_overall_comparison, paper_cost_breakdown, paper_ablations, paper_benchmarks]
 
 
 def all_figures(runs: bool = True) -> list:
     """Redraw every paper figure (and our runs' figure when `runs`); return the PNG paths."""
     written = []
-    for draw in [*PAPER_FIGURES, *([runs_cost_vs_score] if runs else [])]:
+    for draw in [*PAPER_FIGURES, paper_verdict, *([runs_cost_vs_score] if runs else [])]:
         draw()
         written.append(env.results_dir("figures") / f"{draw.__name__}.png")
     return written
