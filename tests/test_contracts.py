@@ -19,7 +19,7 @@ import yaml
 
 from tina_utils import cost, env, phase, runs
 from tina_utils import evaluate as ev
-from tina_utils.evaluate import core
+from tina_utils.evaluate import core, paper_verdict, provenance, stats
 from tina_utils.phase import early_stop
 from tina_utils.train import FIELDS, runlog
 
@@ -68,6 +68,9 @@ def test_documented_columns_are_the_codes_column_lists():
     assert documented("run_costs.csv") == cost.RUN_COLUMNS
     assert documented("checkpoint_costs.csv") == cost.CKPT_COLUMNS + ["score_<benchmark>"]
     assert documented("preset-hash") == list(ev.GENERATION_FIELDS)
+    assert documented("macro.csv") == stats.MACRO_COLUMNS
+    assert documented("provenance.csv") == ["provenance", *provenance.COLUMNS]
+    assert documented("paper_verdict.csv") == paper_verdict.VERDICT_COLUMNS
     assert documented("transition") == [f.name for f in dataclasses.fields(phase.Transition)]
 
 
@@ -193,6 +196,10 @@ def test_evaluation_files(run):
     assert _jsonl_keys(out / "samples.jsonl") == documented("samples.jsonl")
     assert _jsonl_keys(out / "generations.jsonl") == documented("generations.jsonl")
     assert list(_json(out / "best.json")) == documented("best.json")
+    assert list(pd.read_csv(out / "macro.csv")) == documented("macro.csv")
+    assert list(pd.read_csv(out / "provenance.csv")) == documented("provenance.csv")
+    scores = pd.read_csv(out / "scores.csv")
+    assert scores[provenance.COLUMNS + ["provenance"]].notna().all().all()  # every scored row has its provenance
 
 
 @pytest.mark.slow
