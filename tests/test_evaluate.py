@@ -325,24 +325,30 @@ def test_sweep_writes_scores_timing_best_and_figure(world, results):
     assert scores.step.tolist() == [0, 0, 10, 10, 20, 20] and set(scores.metric) == {"pass@1", "pass@2"}
     assert ((scores.value >= 0) & (scores.value <= 100)).all() and (scores.n_problems == 2).all()
     timing = pd.read_csv(results / "03_evaluate" / "tiny-fake" / "timing.csv")
-    assert list(timing.columns) == ev.TIMING_COLUMNS and len(timing) == 3
+    assert list(timing.columns) == ev.TIMING_COLUMNS and len(timing) == 6  # 3 checkpoints x (tiny_eval, tiny_val)
     assert (timing.n_generated_tokens > 0).all() and (timing.wall_clock_s > 0).all()
     best = json.loads((results / "03_evaluate" / "tiny-fake" / "best.json").read_text())
     assert best["checkpoint"] in ("checkpoint-10", "checkpoint-20") and best == out.best
-    assert out.figure.exists() and out.cache_misses == 12
+    assert best["rule"].startswith("validation: the highest mean pass@1 on tiny_val")
+    checked = pd.read_csv(results / "03_evaluate" / "tiny-fake" / "validation_scores.csv").query("metric == 'pass@1'")
+    assert set(checked.benchmark) == {"tiny_val"} and set(scores.benchmark) == {"tiny_eval"}
+    assert best["validation_average"] == checked.set_index("checkpoint").value[best["checkpoint"]]
+    assert best["gap"] == best["oracle_average"] - best["average"] >= 0
+    assert out.figure.exists() and out.cache_misses == 24  # the validation split is generated too
     # every scored row says where it came from: this machine, this process, the installed stack
     assert set(scores.device) == {env.hardware()} and set(scores.n_processes) == {1}
     assert f"torch={torch.__version__}" in scores.versions[0] and "math-verify=" in scores.versions[0]
     assert scores.seeds.astype(str).tolist() == ["0"] * 6 and scores.n_ungradable.tolist() == [0] * 6
     provenance = pd.read_csv(results / "03_evaluate" / "tiny-fake" / "provenance.csv")
     samples = pd.read_json(results / "03_evaluate" / "tiny-fake" / "samples.jsonl", lines=True)
-    assert set(samples.provenance) == set(provenance.provenance) == set(scores.provenance)
+    assert set(samples.provenance) == set(provenance.provenance)  # tiny_eval and tiny_val: one data hash each
+    assert set(samples[samples.benchmark == "tiny_eval"].provenance) == set(scores.provenance)
     assert scores.gain.isna().tolist() == [True, True, False, False, False, False]
     macro = pd.read_csv(results / "03_evaluate" / "tiny-fake" / "macro.csv")
     by = ["checkpoint", "metric"]  # one benchmark: its average is its score
     assert macro.set_index(by).value.sort_index().tolist() == scores.set_index(by).value.sort_index().tolist()
     again = ev.sweep(world["run_dir"], ["tiny_eval"], SMALL, "transformers")
-    assert (again.cache_hits, again.cache_misses) == (12, 0)
+    assert (again.cache_hits, again.cache_misses) == (24, 0)
     pd.testing.assert_frame_equal(again.scores, out.scores)
 
 

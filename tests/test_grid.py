@@ -51,10 +51,12 @@ def test_the_pipeline_cli_rejects_a_grid_name_no_selected_notebook_has(capsys):
 def test_the_study_table_is_mean_and_stderr_over_seeds_beside_the_paper(tmp_path, monkeypatch):
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
     scores = {"a-42": 40.0, "a-43": 44.0, "b-42": 30.0}
+    chosen = {"a-42": ("checkpoint-10", "checkpoint-10", 0.0), "a-43": ("checkpoint-10", "checkpoint-20", 3.0)}
     for run_id, average in scores.items():
         folder = tmp_path / "03_evaluate" / run_id
         folder.mkdir(parents=True)
-        (folder / "best.json").write_text(json.dumps({"average": average}))
+        picked = dict(zip(["checkpoint", "oracle_checkpoint", "gap"], chosen.get(run_id, ())))
+        (folder / "best.json").write_text(json.dumps({"average": average, **picked}))
     records = [{"param.recipe": recipe, "param.seed": seed, "run_id": f"{tag}-{seed}", "status": status}
                for recipe, tag, seed, status in [("open_rs2", "a", 42, "complete"), ("open_rs2", "a", 43, "complete"),
                                                  ("tiny", "b", 42, "complete"), ("tiny", "b", 43, "failed")]]
@@ -64,6 +66,9 @@ def test_the_study_table_is_mean_and_stderr_over_seeds_beside_the_paper(tmp_path
     assert table.loc["open_rs2", "paper"] == 50.6  # Tina-Open-RS2's six-benchmark average
     assert table.loc["tiny", "mean"] == 30.0 and table.loc["tiny", "failed"] == 1
     assert math.isnan(table.loc["tiny", "paper"]) and math.isnan(table.loc["tiny", "stderr"])
+    # validation-selected vs test-set best: they agree on one seed of two; gaps 0 and 3 points
+    assert table.loc["open_rs2", "agree"] == 0.5 and table.loc["open_rs2", "mean_gap"] == 1.5
+    assert math.isnan(table.loc["tiny", "agree"])
 
 
 def sweep_command(files: dict, recipes: str, seeds: str) -> list[str]:

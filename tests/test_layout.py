@@ -25,7 +25,7 @@ STAGES = {
               "grouped_trainer", "machine", "memory"},
     "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters",
                  "lighteval_grader", "lighteval_side", "merge_rounding", "shards", "stats", "scoring", "provenance",
-                 "paper_verdict"},
+                 "paper_verdict", "selection"},
     "cost": {"__init__", "__main__", "accounting"},
     "phase": {"__init__", "report", "early_stop"},
 }

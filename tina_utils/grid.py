@@ -6,8 +6,9 @@ Every point runs the selected notebooks with its parameters (each notebook gets 
 has; notebook 03 also gets the run id notebook 02 trained) into results/executed/<notebook>__<point>.ipynb.
 A point is complete once all its notebooks ran (results/studies/<study>/points/<point>.json): a rerun skips it,
 so a killed sweep resumes where it stopped; a failed point is recorded and the sweep goes on.
-The study table is the best checkpoint's benchmark average per setting, mean and standard error over seeds,
-beside the paper's number for the recipe (results/reference/tina_models.csv).
+The study table is the reported checkpoint's benchmark average per setting (chosen on the validation split,
+best.json), mean and standard error over seeds, beside the paper's number for the recipe
+(results/reference/tina_models.csv), with how often that checkpoint is the test-set best and the mean gap to it.
 """
 
 import itertools
@@ -64,10 +65,15 @@ def study_dir(study: str) -> Path:
     return env.results_dir("studies", study)
 
 
-def best_average(run_id: str) -> float:
-    """The best checkpoint's benchmark average from notebook 03's best.json (NaN when not evaluated)."""
+def best_record(run_id: str) -> dict:
+    """Notebook 03's best.json of a run ({} when not evaluated)."""
     path = env.results_dir("03_evaluate") / run_id / "best.json"
-    return json.loads(path.read_text()).get("average", math.nan) if path.exists() else math.nan
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def best_average(run_id: str) -> float:
+    """The reported checkpoint's benchmark average from notebook 03's best.json (NaN when not evaluated)."""
+    return best_record(run_id).get("average", math.nan)
 
 
 def paper_average(recipe) -> float:
@@ -83,8 +89,12 @@ def study_table(records: list[dict], names: list[str]) -> pd.DataFrame:
     """One row per setting (grid values except the seed): our mean +- s.e. over seeds, and the paper's number."""
     from tina_utils.evaluate.core import stderr
 
+    best = {r["run_id"]: best_record(r["run_id"]) if r["status"] == "complete" else {} for r in records}
     frame = pd.DataFrame([{**{n: r[f"param.{n}"] for n in names}, "run_id": r["run_id"], "status": r["status"],
-                           "score": best_average(r["run_id"]) if r["status"] == "complete" else math.nan}
+                           "score": best[r["run_id"]].get("average", math.nan),
+                           "gap": best[r["run_id"]].get("gap", math.nan),
+                           "agree": (best[r["run_id"]]["checkpoint"] == best[r["run_id"]]["oracle_checkpoint"]
+                                     if "oracle_checkpoint" in best[r["run_id"]] else math.nan)}
                           for r in records])
     keys = [n for n in names if n != "seed"] or ["study"]
     if keys == ["study"]:
@@ -97,7 +107,9 @@ def study_table(records: list[dict], names: list[str]) -> pd.DataFrame:
         recipe = row.get("recipe")
         rows.append({**row, "n_seeds": len(scores), "mean": scores.mean() if len(scores) else math.nan,
                      "stderr": stderr(scores), "paper": paper_average(recipe) if recipe else math.nan,
-                     "failed": int((part.status != "complete").sum())})
+                     "failed": int((part.status != "complete").sum()),
+                     "agree": part.agree.dropna().astype(float).mean() if part.agree.notna().any() else math.nan,
+                     "mean_gap": part.gap.mean()})
     return pd.DataFrame(rows)
 
 

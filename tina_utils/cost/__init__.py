@@ -23,6 +23,7 @@ from tina_utils.cost.accounting import (
                                         peak_flops,
                                         price,
                                         price_table,
+                                        reported_checkpoint,
                                         run_costs,
                                         tina_napkin,
                                         training_flops,
@@ -32,5 +33,6 @@ from tina_utils.paper import load_reference, write_reference_tables
 
 __all__ = ["CKPT_COLUMNS", "N_PARAMS", "PEAK_TFLOPS", "PRICES", "RUN_COLUMNS", "TINA_RUN", "checkpoint_costs", "cost",
            "generation_flops", "gpu_key", "headline_all_tasks", "headline_best_checkpoint", "headline_ratio",
-           "load_reference", "load_runs", "mfu", "peak_flops", "price", "price_table", "run_costs", "tina_napkin",
+           "load_reference", "load_runs", "mfu", "peak_flops", "price", "price_table", "reported_checkpoint",
+           "run_costs", "tina_napkin",
            "training_flops", "unit", "write_reference_tables"]

@@ -238,6 +238,16 @@ def checkpoint_costs(run_id: str | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CKPT_COLUMNS)
 
 
+def reported_checkpoint(run_id: str, scored: pd.DataFrame) -> pd.Series | None:
+    """The row of the checkpoint the run's sweep chose (best.json's rule), else of the highest score."""
+    from tina_utils.evaluate.selection import selected_checkpoint
+
+    if scored.empty:
+        return None
+    chosen = scored[scored["checkpoint"] == selected_checkpoint(run_id)]
+    return chosen.iloc[0] if len(chosen) else scored.loc[scored["score"].idxmax()]
+
+
 def run_costs(run_id: str | None = None, ckpts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-run totals: all training, all evaluation, and the best checkpoint's own cost (the '$9' analogue)."""
     runs = load_runs()
@@ -249,8 +259,7 @@ def run_costs(run_id: str | None = None, ckpts: pd.DataFrame | None = None) -> p
         if run_id is not None and run.run_id != run_id:
             continue
         mine = ckpts[ckpts["run_id"] == run.run_id]
-        scored = mine.dropna(subset=["score"])
-        best = scored.loc[scored["score"].idxmax()] if len(scored) else None
+        best = reported_checkpoint(run.run_id, mine.dropna(subset=["score"]))
         eval_hours = mine["eval_device_hours"].sum(min_count=1)
         train_usd = cost(run.gpu_hours, run.gpu_type)
         eval_usd = mine["eval_usd"].sum(min_count=1)

@@ -1,10 +1,20 @@
 """Stage 01, data: Tina's training sets and the eval benchmarks as canonical rows (notebooks 01-03).
 
-Modules: train_sets.py (training-set registry and schema), benchmarks.py (eval benchmarks), prompts.py (system
-prompts, chat template, eval templates), sources.py (Hub and local loading, gold checks).
+Modules: train_sets.py (training-set registry and schema), benchmarks.py (eval benchmarks and the validation
+splits), prompts.py (system prompts, chat template, eval templates), sources.py (Hub and local loading, gold checks).
 """
 
-from tina_utils.data.benchmarks import BENCHMARKS, PAPER_BENCHMARKS, benchmark_spec, load_benchmark, prepare_benchmark
+from tina_utils.data.benchmarks import (
+                                        BENCHMARKS,
+                                        PAPER_BENCHMARKS,
+                                        PAPER_VALIDATION,
+                                        VALIDATION,
+                                        benchmark_spec,
+                                        is_validation,
+                                        load_benchmark,
+                                        load_validation,
+                                        prepare_benchmark,
+)
 from tina_utils.data.train_sets import (
                                         TRAIN_DATASETS,
                                         dataset_spec,
@@ -18,6 +28,7 @@ from tina_utils.data.train_sets import (
                                         system_prompt,
 )
 
-__all__ = ["BENCHMARKS", "PAPER_BENCHMARKS", "TRAIN_DATASETS", "benchmark_spec", "dataset_spec", "gold_kind",
-           "load_benchmark", "load_raw", "load_train_dataset", "messages", "prep_stats", "prepare_benchmark",
+__all__ = ["BENCHMARKS", "PAPER_BENCHMARKS", "PAPER_VALIDATION", "TRAIN_DATASETS", "VALIDATION", "benchmark_spec",
+           "dataset_spec", "gold_kind", "is_validation", "load_benchmark", "load_validation", "load_raw",
+           "load_train_dataset", "messages", "prep_stats", "prepare_benchmark",
            "prepare_train_dataset", "prompt_lengths", "system_prompt"]

@@ -8,6 +8,7 @@ Used in: notebooks 01 (overview) and 03 (evaluation).
 
 import json
 import random
+import re
 
 from tina_utils.data import prompts, sources
 
@@ -39,6 +40,20 @@ BENCHMARKS = {
     "tiny_eval": dict(hub_id=None, config=None, split="eval", problem="problem", gold="answer", id="id",
                       profile="expr", template="tiny", rows=None, paper=False),
 }
+# Validation splits, disjoint from the test benchmarks, for choosing a checkpoint without looking at the tests
+# (docs/statistics.md). `years`: keep rows whose `url` names one of them. The aimo-validation sets hold AIME 2022-2024
+# and AMC 12 2022-2023: AIME 2024 is AIME24 itself and AMC23 is drawn from 2023, so those years are left out.
+# tiny_val: held-out tiny problems (the eval pool, never trained on) less those the sweep scores as tiny_eval.
+VALIDATION = {
+    "aime_val": dict(hub_id="AI-MO/aimo-validation-aime", config="default", split="train", problem="problem",
+                     gold="answer", id="id", profile="expr", template="math", rows=60, paper=False,
+                     years=("2022", "2023")),
+    "amc_val": dict(hub_id="AI-MO/aimo-validation-amc", config="default", split="train", problem="problem",
+                    gold="answer", id="id", profile="expr", template="math", rows=None, paper=False, years=("2022",)),
+    "tiny_val": dict(hub_id=None, config=None, split="eval", problem="problem", gold="answer", id="id",
+                     profile="expr", template="tiny", rows=None, paper=False),
+}
+PAPER_VALIDATION = ("aime_val", "amc_val")
 # The six benchmarks of the paper's tables, in their column order.
 PAPER_BENCHMARKS = ("aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva")
 GPQA_WRONG = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
@@ -46,9 +61,14 @@ GPQA_WRONG = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 
 def benchmark_spec(name: str) -> dict:
     """The registry entry for `name`; unknown names raise with the valid ones, closest first."""
-    if name not in BENCHMARKS:
-        raise sources.unknown_name("benchmark", name, BENCHMARKS)
-    return BENCHMARKS[name]
+    if name not in BENCHMARKS and name not in VALIDATION:
+        raise sources.unknown_name("benchmark", name, {**BENCHMARKS, **VALIDATION})
+    return BENCHMARKS.get(name) or VALIDATION[name]
+
+
+def is_validation(name: str) -> bool:
+    """True for a validation split (VALIDATION), False for a test benchmark."""
+    return name in VALIDATION
 
 
 def shuffle_choices(correct: str, wrong: list[str], rng: random.Random) -> tuple[list[str], str]:
@@ -140,3 +160,40 @@ def load_benchmark(name: str, n=None, seed: int = 1234, path=None):
     if n is not None and n < len(raw):
         raw = raw.select(range(n))
     return prepare_benchmark(name, raw, seed=seed)
+
+
+def _same_problem(text: str) -> str:
+    """A problem's text for overlap checks: lower case, words only."""
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _validation_raw(name: str, spec: dict, path, seed: int):
+    """Raw rows of a validation split: the tiny eval pool in a seeded order, or a Hub/local file kept to `years`."""
+    if spec["template"] == "tiny":
+        from datasets import Dataset
+
+        from tina_utils.worlds import tiny
+
+        return Dataset.from_list(tiny.make_problems(tiny.pool_size("eval"), seed=f"validation-{seed}", split="eval"))
+    raw = sources.load_local(path) if path is not None else sources.load_hub(spec["hub_id"], spec["config"],
+                                                                              spec["split"])
+    if spec.get("years"):
+        sources.check_columns("validation split", name, raw.column_names, [spec["problem"], spec["gold"], "url"])
+        raw = raw.filter(lambda row: any(year in str(row["url"]) for year in spec["years"]))
+    return raw
+
+
+def load_validation(name: str, n=None, seed: int = 1234, path=None, exclude=()) -> list[dict]:
+    """Canonical rows of validation split `name`, less any problem whose text is in `exclude` (the test problems).
+
+    `n` keeps the first n rows left; a split with none left is an error.
+    """
+    if name not in VALIDATION:
+        raise sources.unknown_name("validation split", name, VALIDATION)
+    rows = prepare_benchmark(name, _validation_raw(name, VALIDATION[name], path, seed), seed=seed).to_list()
+    tests = {_same_problem(text) for text in exclude}
+    kept = [row for row in rows if _same_problem(row["problem"]) not in tests][:n]
+    if not kept:
+        raise ValueError(f"validation split {name}: no problem is left once the {len(tests)} test problems are "
+                         f"removed; evaluate fewer test problems or choose another split")
+    return kept

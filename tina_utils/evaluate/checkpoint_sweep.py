@@ -1,19 +1,19 @@
 """Checkpoint sweep of a training run: base + every complete checkpoint-N -> scores.csv, timing.csv, figure.
 
-The best checkpoint is chosen after the sweep by the average over benchmarks (Tina reports its best
-checkpoint); the paper comparison reads results/reference/*.csv (tina_utils.paper).
+The checkpoint is chosen after the sweep on the preset's validation split (selection.py), beside the test-set best
+that Tina reports; the paper comparison reads results/reference/*.csv (tina_utils.paper).
 Used in: 03_evaluate (and benchmarks/bench_eval_sweep.py).
 """
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from tina_utils import env, plots, runs
 from tina_utils.evaluate import core, provenance, stats
+from tina_utils.evaluate.selection import best_checkpoint, select_checkpoint  # noqa: F401
 from tina_utils.runs import find_checkpoints, step_of
 
 SCORE_COLUMNS = ["run_id", "checkpoint", "step", "benchmark", "metric", "value", "stderr", "ci_low", "ci_high", "gain",
@@ -65,30 +65,6 @@ def timing_table(samples: pd.DataFrame) -> pd.DataFrame:
     return table[TIMING_COLUMNS]
 
 
-ORACLE_RULE = "test: the highest mean pass@1 over the evaluated benchmarks (the paper's choice; optimistic)"
-
-
-def best_checkpoint(scores: pd.DataFrame, metric: str = "pass@1") -> dict:
-    """The checkpoint with the highest benchmark-average score (earliest on ties), compared with the base."""
-    table = scores[scores.metric == metric].pivot_table(index="checkpoint", columns="benchmark", values="value")
-    average = table.mean(axis=1)
-    trained = average.drop("base", errors="ignore")
-    if trained.empty:
-        return {"checkpoint": "base", "step": 0, "average": float(average.get("base", math.nan)), "rule": ORACLE_RULE}
-    order = sorted(trained.index, key=lambda c: (-round(trained[c], 9), step_of(c)))
-    best = order[0]
-    base = float(average.get("base", math.nan))
-    found = {"checkpoint": best, "step": step_of(best), "average": float(trained[best]), "base_average": base,
-             "beats_base": bool(trained[best] > base), "per_benchmark": table.loc[best].round(2).to_dict(),
-             "rule": ORACLE_RULE}
-    macro = stats.macro_average(scores, metric).set_index("checkpoint")
-    if best in macro.index and pd.notna(macro.loc[best, "gain_low"]):
-        found.update({key: round(float(macro.loc[best, key]), 4) for key in
-                      ("ci_low", "ci_high", "gain", "gain_low", "gain_high")})
-    found["provenance_note"] = provenance.mixed_note(scores)
-    return found
-
-
 def plot_scores(scores: pd.DataFrame, run_id: str, metric: str = "pass@1"):
     """Score vs step per benchmark (error bars: stderr over problems), base model as a dashed line."""
     from matplotlib.figure import Figure
@@ -130,10 +106,13 @@ def compare_to_paper(scores: pd.DataFrame, checkpoint: str, metric: str = "pass@
     return pd.concat([table[[*columns, "avg"]], paper.set_index("model")[[*columns, "avg"]]]).round(2)
 
 
-def write_outputs(out_dir: Path, scores: pd.DataFrame, timing: pd.DataFrame, samples: pd.DataFrame) -> None:
-    """scores.csv, macro.csv, timing.csv, samples.jsonl and provenance.csv of an evaluation (docs/contracts.md)."""
+def write_outputs(out_dir: Path, scores: pd.DataFrame, timing: pd.DataFrame, samples: pd.DataFrame,
+                  validation: pd.DataFrame | None = None) -> None:
+    """scores.csv, macro.csv, timing.csv, samples.jsonl, provenance.csv (and validation_scores.csv) of an evaluation."""
     out_dir.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out_dir / "scores.csv", index=False, lineterminator="\n")
+    if validation is not None:
+        validation.to_csv(out_dir / "validation_scores.csv", index=False, lineterminator="\n")
     macro = pd.concat([stats.macro_average(scores, metric) for metric in dict.fromkeys(scores.metric)])
     macro.to_csv(out_dir / "macro.csv", index=False, lineterminator="\n")
     timing.to_csv(out_dir / "timing.csv", index=False, lineterminator="\n")
@@ -143,11 +122,37 @@ def write_outputs(out_dir: Path, scores: pd.DataFrame, timing: pd.DataFrame, sam
         provenance.table(samples).to_csv(out_dir / "provenance.csv", index=False, lineterminator="\n")
 
 
+def _usable_validation(names, tests, n_problems, data_paths) -> tuple[tuple, str]:
+    """The validation splits that load here with problems left beside the tests, and why any could not."""
+    usable, missing = [], []
+    for name in names:
+        try:
+            core.load_rows((*tests, name), n_problems, data_paths)
+            usable.append(name)
+        except (RuntimeError, OSError, ValueError) as error:  # no Hub here, no local file, no problem left
+            missing.append(f"{name}: {str(error).splitlines()[0][:160]}")
+    if missing:
+        print(f"warning: validation split(s) not loaded, the test-set best is reported instead: {'; '.join(missing)}")
+    return tuple(usable), "validation split(s) not loaded: " + "; ".join(missing) if missing else ""
+
+
+def _scores(samples: pd.DataFrame, run_id: str, preset) -> pd.DataFrame:
+    """scores.csv rows of some samples."""
+    scores = core.summarize(samples, preset.pass_ks)
+    if scores.empty:
+        return scores.reindex(columns=SCORE_COLUMNS)
+    scores.insert(0, "run_id", run_id)
+    scores.insert(2, "step", scores.checkpoint.map(step_of))
+    return scores.reindex(columns=SCORE_COLUMNS)
+
+
 def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_model: str | None = None,
-          out_dir=None, cache_path=None, progress: bool = False, data_paths: dict | None = None) -> SweepResult | None:
+          out_dir=None, cache_path=None, progress: bool = False, data_paths: dict | None = None,
+          validation=None) -> SweepResult | None:
     """Evaluate base + every complete checkpoint of `run_dir` (a run dir or a run id under results/02_train).
 
     data_paths: {benchmark: local file in its Hub schema} for machines without the Hub.
+    validation: the splits the checkpoint is chosen on (default: the preset's; () chooses on the tests).
     """
     preset = core.get_preset(preset) if isinstance(preset, str) else preset
     run_dir = runs.run_dir(run_dir)
@@ -156,18 +161,19 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
     run_id = run_dir.name
     out_dir = Path(out_dir) if out_dir else env.results_dir("03_evaluate", run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    samples = core.evaluate(model, benchmarks, preset, backend, {"base": None, **checkpoints},
+    tests = tuple([benchmarks] if isinstance(benchmarks, str) else benchmarks or preset.benchmarks)
+    wanted = tuple(preset.validation if validation is None else validation) if checkpoints else ()
+    held, why = _usable_validation(wanted, tests, preset.n_problems, data_paths) if wanted else ((), "")
+    samples = core.evaluate(model, tests + held, preset, backend, {"base": None, **checkpoints},
                             cache_path=cache_path or out_dir / "generations.jsonl", progress=progress,
                             data_paths=data_paths)
     if samples is None:
         return None  # a launched process other than rank 0: its share is in the cache, rank 0 writes the outputs
-    scores = core.summarize(samples, preset.pass_ks)
-    scores.insert(0, "run_id", run_id)
-    scores.insert(2, "step", scores.checkpoint.map(step_of))
-    scores = scores.reindex(columns=SCORE_COLUMNS)
-    timing = timing_table(samples)
-    write_outputs(out_dir, scores, timing, samples)
-    best = best_checkpoint(scores)
+    scores = _scores(samples[samples.benchmark.isin(tests)], run_id, preset)
+    checked = _scores(samples[samples.benchmark.isin(held)], run_id, preset) if held else None
+    timing = timing_table(samples)  # the validation sweep's time counts in the run's cost
+    write_outputs(out_dir, scores, timing, samples, checked)
+    best = select_checkpoint(scores, checked, why_no_validation=why or "no validation split was evaluated")
     (out_dir / "best.json").write_text(json.dumps(best, indent=1) + "\n")
     figure = plots.save(plot_scores(scores, run_id), f"03_score_vs_step_{run_id}")
     print(f"cache: {samples.attrs['cache_hits']} hits, {samples.attrs['cache_misses']} generated")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from tina_utils import env
-from tina_utils.data.benchmarks import PAPER_BENCHMARKS
+from tina_utils.data.benchmarks import PAPER_BENCHMARKS, PAPER_VALIDATION
 from tina_utils.evaluate import backends, provenance, shards
 from tina_utils.evaluate.adapters import check_adapter
 from tina_utils.evaluate.cache import (  # noqa: F401
@@ -55,6 +55,7 @@ class Preset:
     double_bos: bool = False  # tokenize the chat text with special tokens too, as lighteval did: 2 BOS on R1
     grader: str = "math_verify"  # or "lighteval": lighteval 0.8.1's own extractive match (side env), as Tina graded
     merge_adapters: bool = False  # backend "auto" merges each checkpoint into the bf16 base and reloads, as Tina did
+    validation: tuple[str, ...] = ()  # splits a sweep picks its checkpoint on (tina_utils.data.VALIDATION)
 
 
 # Only these change what is generated; the cache key hashes them (n_samples/seeds/n_problems select entries).
@@ -64,10 +65,12 @@ GRADERS = ("math_verify", "lighteval")
 
 # paper: Tina's measurement (two BOS, lighteval's grader); robust: the corrected one (one BOS, math-verify 0.9.0).
 PRESETS = {
-    "paper": Preset("paper", PAPER_BENCHMARKS, double_bos=True, grader="lighteval", merge_adapters=True),
-    "robust": Preset("robust", PAPER_BENCHMARKS, n_samples=4, seeds=(0, 1, 2, 3, 4), pass_ks=(1, 4)),
+    "paper": Preset("paper", PAPER_BENCHMARKS, double_bos=True, grader="lighteval", merge_adapters=True,
+                    validation=PAPER_VALIDATION),
+    "robust": Preset("robust", PAPER_BENCHMARKS, n_samples=4, seeds=(0, 1, 2, 3, 4), pass_ks=(1, 4),
+                     validation=PAPER_VALIDATION),
     "tiny": Preset("tiny", ("tiny_eval",), max_new_tokens=64, max_model_len=None, n_samples=4, seeds=(0,),
-                   n_problems=50, dtype="float32", pass_ks=(1, 4), batch_size=100),
+                   n_problems=50, dtype="float32", pass_ks=(1, 4), batch_size=100, validation=("tiny_val",)),
 }
 
 
@@ -80,8 +83,9 @@ def get_preset(preset, **overrides) -> Preset:
         preset = PRESETS[preset]
     if "benchmarks" in overrides and isinstance(overrides["benchmarks"], str):
         overrides["benchmarks"] = (overrides["benchmarks"],)
-    if "seeds" in overrides:
-        overrides["seeds"] = tuple(overrides["seeds"])
+    for key in ("seeds", "validation"):
+        if key in overrides:
+            overrides[key] = tuple([overrides[key]] if isinstance(overrides[key], str) else overrides[key])
     preset = dataclasses.replace(preset, **overrides)
     if preset.grader not in GRADERS:
         raise ValueError(f"unknown grader {preset.grader!r}; valid: {', '.join(GRADERS)}")
@@ -96,11 +100,18 @@ def preset_hash(preset: Preset) -> str:
 
 # ---------------------------------------------------------------- prompts and benchmarks
 def load_rows(benchmarks, n_problems=None, data_paths: dict | None = None) -> list[dict]:
-    """Canonical rows of every benchmark (tina_utils.data.load_benchmark), as dicts; `data_paths`: local files."""
-    from tina_utils.data.benchmarks import load_benchmark
+    """Canonical rows of every benchmark, as dicts; `data_paths`: local files.
+
+    A validation split (tina_utils.data.VALIDATION) loses every problem that a test benchmark of the same call has.
+    """
+    from tina_utils.data.benchmarks import is_validation, load_benchmark, load_validation
 
     paths = data_paths or {}
-    return [row for name in benchmarks for row in load_benchmark(name, n=n_problems, path=paths.get(name)).to_list()]
+    rows = [row for name in benchmarks if not is_validation(name)
+            for row in load_benchmark(name, n=n_problems, path=paths.get(name)).to_list()]
+    tests = [row["problem"] for row in rows]
+    return rows + [row for name in benchmarks if is_validation(name)
+                   for row in load_validation(name, n_problems, path=paths.get(name), exclude=tests)]
 
 
 def prompt_ids(tokenizer, row: dict, preset: Preset) -> list[int]:

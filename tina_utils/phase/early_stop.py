@@ -79,10 +79,11 @@ def saving_table(checkpoints: pd.DataFrame | None = None, run_ids=None) -> pd.Da
         row.update(unit=cost.unit(run.gpu_type), device_hours=run.gpu_hours, device_hours_saved=hours_saved,
                    usd_saved=cost.cost(hours_saved, run.gpu_type))
         if checkpoints is not None:
-            scored = checkpoints[checkpoints["run_id"] == run.run_id].dropna(subset=["score"]).set_index("checkpoint")
-            row.update(kept_score=scored["score"].get(row["kept_checkpoint"], math.nan),
-                       best_checkpoint=scored["score"].idxmax() if len(scored) else None,
-                       best_score=scored["score"].max())
+            scored = checkpoints[checkpoints["run_id"] == run.run_id].dropna(subset=["score"])
+            best = cost.reported_checkpoint(run.run_id, scored)
+            row.update(kept_score=scored.set_index("checkpoint")["score"].get(row["kept_checkpoint"], math.nan),
+                       best_checkpoint=None if best is None else best["checkpoint"],
+                       best_score=math.nan if best is None else best["score"])
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -22,14 +22,15 @@ def checkpoint_scores(scores: pd.DataFrame, include_base: bool = False) -> pd.Se
 
 
 def relate_to_checkpoints(transition, scores_df: pd.DataFrame, steps_per_epoch: float | None = None,
-                          tolerance: int | None = None) -> dict:
+                          tolerance: int | None = None, best_step: int | None = None) -> dict:
     """Best checkpoint (mean score over benchmarks) vs the transition; checks the paper's claim.
 
     claim_holds: the best checkpoint lies in [lo - tolerance, hi] ("just before or at" the transition);
     tolerance defaults to one checkpoint spacing. distance_steps = best - transition (negative = before).
+    best_step: the reported checkpoint's step (best.json's `step`, chosen on validation); default the test best.
     """
     score = checkpoint_scores(scores_df)
-    best = int(score.idxmax())  # idxmax: the earliest of tied steps
+    best = int(score.idxmax()) if best_step is None else int(best_step)  # idxmax: the earliest of tied steps
     out = {"best_step": best, "best_score": float(score[best]), "n_checkpoints": len(score)}
     if transition is None:
         return {**out, "transition_step": None, "claim_holds": None}

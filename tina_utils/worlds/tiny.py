@@ -61,6 +61,11 @@ def _pool(split: str, difficulty: str) -> list[tuple[int, ...]]:
     return [terms for terms in problems if _is_eval(terms) == (split == "eval")]
 
 
+def pool_size(split: str = "eval", difficulty: str = "hard") -> int:
+    """How many distinct problems a split holds."""
+    return len(_pool(split, difficulty))
+
+
 def make_problems(n: int, seed: int = 0, split: str = "train", difficulty: str = "hard") -> list[dict]:
     """`n` arithmetic problems (sampled with replacement past the pool size), deterministic per seed."""
     pool = _pool(split, difficulty)

@@ -1,0 +1,88 @@
+"""Which checkpoint a run reports: the one chosen on a validation split disjoint from the test benchmarks, set
+beside the test-set best (the "oracle", the paper's choice) with the gap between them.
+
+best.json records the rule that chose it; every consumer of "the best checkpoint" reads it (`selected_checkpoint`).
+Used in: checkpoint_sweep (best.json), cost (run costs), phase (early-stop savings), grid (study table), notebooks.
+"""
+
+import json
+import math
+
+import pandas as pd
+
+from tina_utils import env
+from tina_utils.evaluate import provenance, stats
+from tina_utils.runs import step_of
+
+ORACLE_RULE = "test: the highest mean pass@1 over the test benchmarks (the paper's choice; optimistic)"
+
+
+def _averages(scores: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.Series]:
+    """(checkpoint x benchmark table, its row means) of one metric."""
+    table = scores[scores.metric == metric].pivot_table(index="checkpoint", columns="benchmark", values="value")
+    return table, table.mean(axis=1)
+
+
+def _top(average: pd.Series) -> str | None:
+    """The trained checkpoint with the highest average, the earliest on ties (None without one)."""
+    trained = average.drop("base", errors="ignore")
+    if trained.empty:
+        return None
+    return sorted(trained.index, key=lambda c: (-round(trained[c], 9), step_of(c)))[0]
+
+
+def summary(scores: pd.DataFrame, checkpoint: str, metric: str = "pass@1") -> dict:
+    """A checkpoint's test average beside the base's, with its interval and paired gain (macro.csv)."""
+    table, average = _averages(scores, metric)
+    base = float(average.get("base", math.nan))
+    found = {"checkpoint": checkpoint, "step": step_of(checkpoint), "average": float(average[checkpoint]),
+             "base_average": base, "beats_base": bool(average[checkpoint] > base),
+             "per_benchmark": table.loc[checkpoint].round(2).to_dict()}
+    macro = stats.macro_average(scores, metric).set_index("checkpoint")
+    if checkpoint in macro.index and pd.notna(macro.loc[checkpoint, "gain_low"]):
+        found.update({key: round(float(macro.loc[checkpoint, key]), 4)
+                      for key in ("ci_low", "ci_high", "gain", "gain_low", "gain_high")})
+    return found
+
+
+def best_checkpoint(scores: pd.DataFrame, metric: str = "pass@1") -> dict:
+    """The checkpoint with the highest benchmark-average score (earliest on ties), compared with the base."""
+    table, average = _averages(scores, metric)
+    best = _top(average)
+    if best is None:
+        return {"checkpoint": "base", "step": 0, "average": float(average.get("base", math.nan)), "rule": ORACLE_RULE}
+    return {**summary(scores, best, metric), "rule": ORACLE_RULE, "provenance_note": provenance.mixed_note(scores)}
+
+
+def select_checkpoint(scores: pd.DataFrame, validation: pd.DataFrame | None = None, metric: str = "pass@1",
+                      why_no_validation: str = "no validation split was evaluated") -> dict:
+    """best.json: the checkpoint with the best validation average, its test scores, and the test-set best beside it.
+
+    Without validation scores the test-set best is chosen, and `rule` says so and why.
+    """
+    oracle = best_checkpoint(scores, metric)
+    if oracle["checkpoint"] == "base":
+        return oracle
+    picked = _top(_averages(validation, metric)[1]) if validation is not None and len(validation) else None
+    if picked is None or picked not in _averages(scores, metric)[1].index:
+        chosen = {**oracle, "rule": f"{ORACLE_RULE}; {why_no_validation}", "validation_average": math.nan}
+    else:
+        names = " ".join(sorted(set(validation.benchmark)))
+        chosen = {**summary(scores, picked, metric),
+                  "rule": f"validation: the highest mean pass@1 on {names}, disjoint from the test benchmarks",
+                  "provenance_note": provenance.mixed_note(pd.concat([scores, validation])),
+                  "validation_average": float(_averages(validation, metric)[1][picked])}
+    return {**chosen, "oracle_checkpoint": oracle["checkpoint"], "oracle_step": oracle["step"],
+            "oracle_average": oracle["average"], "gap": oracle["average"] - chosen["average"]}
+
+
+def read_best(run_id: str) -> dict | None:
+    """results/03_evaluate/<run_id>/best.json, or None when the run was not swept."""
+    path = env.results_dir("03_evaluate") / str(run_id) / "best.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def selected_checkpoint(run_id: str) -> str | None:
+    """The checkpoint the run's sweep chose (best.json's rule), or None when the run was not swept."""
+    best = read_best(run_id)
+    return None if best is None else best["checkpoint"]
