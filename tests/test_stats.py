@@ -141,3 +141,14 @@ def test_summarize_adds_intervals_paired_gains_and_ungradable_counts():
     se = math.sqrt(1 / 3) / 2
     assert out.loc["checkpoint-5", "gain_low"] == pytest.approx(100 * (0.5 - 3.182446305284263 * se))
     assert out.n_ungradable.tolist() == [1, 1] and out.seeds.tolist() == ["0", "0"]
+
+
+def test_robust_draws_more_samples_on_the_small_benchmarks():
+    from tina_utils.evaluate import core
+
+    robust = core.get_preset("robust")
+    per_problem = {b: core.samples_for(robust, b) * len(robust.seeds) for b in robust.benchmarks}
+    assert per_problem == {"aime24": 20, "aime25": 20, "amc23": 20, "math_500": 5, "gpqa_diamond": 5, "minerva": 5}
+    assert core.samples_for(core.get_preset("paper"), "aime24") == 1
+    assert core.samples_for(core.get_preset("robust", n_samples=2), "minerva") == 2  # one n for every benchmark
+    assert core.samples_for(core.get_preset("robust", samples_per_benchmark={"aime24": 8}), "aime24") == 8

@@ -43,6 +43,7 @@ class Preset:
     max_new_tokens: int = 32768
     max_model_len: int | None = 32768  # prompt + completion cap (Tina: 32768 - prompt tokens left to generate)
     n_samples: int = 1  # samples per problem per seed
+    samples_per_benchmark: tuple[tuple[str, int], ...] = ()  # (benchmark, n) pairs overriding n_samples
     seeds: tuple[int, ...] = (PAPER_SEED,)
     n_problems: int | None = None  # None: the whole benchmark
     use_chat_template: bool = True
@@ -67,7 +68,10 @@ GRADERS = ("math_verify", "lighteval")
 PRESETS = {
     "paper": Preset("paper", PAPER_BENCHMARKS, double_bos=True, grader="lighteval", merge_adapters=True,
                     validation=PAPER_VALIDATION),
+    # avg@20 on the small sets (30-40 problems), avg@5 on the large ones, where one sample per problem already
+    # averages over hundreds of problems (docs/statistics.md).
     "robust": Preset("robust", PAPER_BENCHMARKS, n_samples=4, seeds=(0, 1, 2, 3, 4), pass_ks=(1, 4),
+                     samples_per_benchmark=(("math_500", 1), ("gpqa_diamond", 1), ("minerva", 1)),
                      validation=PAPER_VALIDATION),
     "tiny": Preset("tiny", ("tiny_eval",), max_new_tokens=64, max_model_len=None, n_samples=4, seeds=(0,),
                    n_problems=50, dtype="float32", pass_ks=(1, 4), batch_size=100, validation=("tiny_val",)),
@@ -86,10 +90,19 @@ def get_preset(preset, **overrides) -> Preset:
     for key in ("seeds", "validation"):
         if key in overrides:
             overrides[key] = tuple([overrides[key]] if isinstance(overrides[key], str) else overrides[key])
+    if isinstance(overrides.get("samples_per_benchmark"), dict):
+        overrides["samples_per_benchmark"] = tuple(overrides["samples_per_benchmark"].items())
+    if "n_samples" in overrides and "samples_per_benchmark" not in overrides:
+        overrides["samples_per_benchmark"] = ()  # an explicit n_samples means every benchmark
     preset = dataclasses.replace(preset, **overrides)
     if preset.grader not in GRADERS:
         raise ValueError(f"unknown grader {preset.grader!r}; valid: {', '.join(GRADERS)}")
     return preset
+
+
+def samples_for(preset: Preset, benchmark: str) -> int:
+    """Samples per problem per seed on `benchmark`: its entry in samples_per_benchmark, else n_samples."""
+    return dict(preset.samples_per_benchmark).get(benchmark, preset.n_samples)
 
 
 def preset_hash(preset: Preset) -> str:
@@ -137,7 +150,7 @@ def _requests(model, adapters, rows, preset, backend, tokenizer):
             ptoks = ids[row["benchmark"] + row["id"]]
             prompt_hash = hashlib.sha256(json.dumps(ptoks).encode()).hexdigest()[:12]
             for seed in preset.seeds:
-                for sample in range(preset.n_samples):
+                for sample in range(samples_for(preset, row["benchmark"])):
                     key = cache_key(model=str(model), adapter=fingerprint, checkpoint=checkpoint,
                                     benchmark=row["benchmark"], problem_id=row["id"], sample=sample, seed=seed,
                                     preset=phash, backend=backend, prompt=prompt_hash, stack=stack)

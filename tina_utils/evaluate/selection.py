@@ -65,7 +65,7 @@ def select_checkpoint(scores: pd.DataFrame, validation: pd.DataFrame | None = No
         return oracle
     picked = _top(_averages(validation, metric)[1]) if validation is not None and len(validation) else None
     if picked is None or picked not in _averages(scores, metric)[1].index:
-        chosen = {**oracle, "rule": f"{ORACLE_RULE}; {why_no_validation}", "validation_average": math.nan}
+        chosen = {**oracle, "rule": f"{ORACLE_RULE}; {why_no_validation}", "validation_average": None}
     else:
         names = " ".join(sorted(set(validation.benchmark)))
         chosen = {**summary(scores, picked, metric),
