@@ -86,3 +86,20 @@ def test_presets_choose_on_validation_splits():
     assert ev.get_preset("tiny").validation == ("tiny_val",)
     assert ev.get_preset("paper").validation == ev.get_preset("robust").validation == ("aime_val", "amc_val")
     assert ev.get_preset("tiny", validation="tiny_val").validation == ("tiny_val",)
+
+
+def test_the_selection_table_sets_base_reported_and_oracle_side_by_side(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
+    folder = tmp_path / "03_evaluate" / "run"
+    folder.mkdir(parents=True)
+    test = scores({"base": 20.0, "checkpoint-10": 40.0, "checkpoint-20": 30.0}, "tiny_eval")
+    test = test.assign(stderr=2.0, gain=test.value - 20.0, gain_stderr=1.0)
+    ev.macro_average(test).to_csv(folder / "macro.csv", index=False)
+    held = scores({"base": 25.0, "checkpoint-10": 30.0, "checkpoint-20": 35.0}, "tiny_val")
+    held.to_csv(folder / "validation_scores.csv", index=False)
+    (folder / "best.json").write_text(json.dumps(ev.select_checkpoint(test, held)))
+    table = ev.selection_table("run").set_index("checkpoint")
+    assert table.role.tolist() == ["base", "reported (validation)", "test-set best (oracle)"]
+    assert table.test_average.tolist() == [20.0, 30.0, 40.0] and table.validation.tolist() == [25.0, 35.0, 30.0]
+    assert table.loc["checkpoint-20", "gain"] == 10.0
+    assert table.loc["checkpoint-20", "gain_low"] == pytest.approx(10.0 - 1.959963984540054)

@@ -6,7 +6,9 @@
     python -m tina_utils.evaluate deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --benchmarks aime24,amc23
 
 Same cache and outputs as notebook 03: results/03_evaluate/<run or model>/ holds generations.jsonl,
-scores.csv, timing.csv and samples.jsonl (a run also gets best.json and the score-vs-step figure).
+scores.csv, macro.csv, timing.csv, samples.jsonl and provenance.csv (a run also gets validation_scores.csv,
+best.json and the score-vs-step figure). A run's validation splits take local files the same way:
+--data aime_val=aime_val.jsonl --data amc_val=amc_val.jsonl.
 Under `accelerate launch --num_processes N` the work is shared over N processes (shards.py).
 """
 

@@ -86,3 +86,21 @@ def selected_checkpoint(run_id: str) -> str | None:
     """The checkpoint the run's sweep chose (best.json's rule), or None when the run was not swept."""
     best = read_best(run_id)
     return None if best is None else best["checkpoint"]
+
+
+def selection_table(run_id: str, metric: str = "pass@1") -> pd.DataFrame:
+    """Notebook 03/05: the base, the reported checkpoint and the test-set best, each with its test average, 95 %
+    interval and paired gain over the base, and its validation average (from macro.csv, best.json)."""
+    folder = env.results_dir("03_evaluate") / str(run_id)
+    best = read_best(run_id)
+    if best is None:
+        raise FileNotFoundError(f"{folder / 'best.json'} does not exist: sweep the run first (notebook 03)")
+    macro = pd.read_csv(folder / "macro.csv").query("metric == @metric").set_index("checkpoint")
+    held = folder / "validation_scores.csv"
+    checked = _averages(pd.read_csv(held), metric)[1] if held.exists() else pd.Series(dtype=float)
+    roles = [("base", "base"), ("reported (" + best["rule"].split(":")[0] + ")", best["checkpoint"]),
+             ("test-set best (oracle)", best.get("oracle_checkpoint", best["checkpoint"]))]
+    keep = ["value", "ci_low", "ci_high", "gain", "gain_low", "gain_high"]
+    rows = [{"role": role, "checkpoint": name, "step": step_of(name), **macro.loc[name, keep].to_dict(),
+             "validation": checked.get(name, math.nan)} for role, name in roles if name in macro.index]
+    return pd.DataFrame(rows).rename(columns={"value": "test_average"})
