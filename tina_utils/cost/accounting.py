@@ -174,7 +174,7 @@ def headline_ratio() -> dict:
 RUN_COLUMNS = ["run_id", "recipe", "gpu_type", "n_gpus", "steps", "train_device_hours", "eval_device_hours",
                "train_usd", "eval_usd", "total_usd", "unit", "best_checkpoint", "best_score", "best_total_usd"]
 CKPT_COLUMNS = ["run_id", "checkpoint", "step", "train_device_hours", "eval_device_hours", "train_usd",
-                "eval_usd", "total_usd", "unit", "score", "n_benchmarks"]
+                "eval_usd", "total_usd", "unit", "score", "n_benchmarks", "provenance"]
 
 
 def _read(path, what: str) -> pd.DataFrame:
@@ -195,6 +195,12 @@ def _eval_files(run_id: str) -> tuple:
     directory = env.results_dir() / "03_evaluate" / run_id  # no mkdir: reading must not create run dirs
     hint = "evaluate the run first (notebook 03)"
     return _read(directory / "scores.csv", hint), _read(directory / "timing.csv", hint)
+
+
+def _provenance_ids(scores: pd.DataFrame) -> pd.Series:
+    """{checkpoint: the provenance ids of its score rows, joined with '+'} (scores.csv `provenance`)."""
+    return scores.groupby("checkpoint")["provenance"].agg(
+        lambda ids: "+".join(dict.fromkeys(i for joined in ids.astype(str) for i in joined.split("+"))))
 
 
 def _run_checkpoints(run, scores: pd.DataFrame, timing: pd.DataFrame) -> pd.DataFrame:
@@ -222,6 +228,7 @@ def _run_checkpoints(run, scores: pd.DataFrame, timing: pd.DataFrame) -> pd.Data
     wide = pass1.pivot_table(index="checkpoint", columns="benchmark", values="value", aggfunc="mean")
     frame["score"] = frame["checkpoint"].map(wide.mean(axis=1)) if len(wide) else math.nan
     frame["n_benchmarks"] = frame["checkpoint"].map(wide.notna().sum(axis=1)).fillna(0).astype(int)
+    frame["provenance"] = frame["checkpoint"].map(_provenance_ids(pass1)) if "provenance" in pass1 else None
     if wide.empty:
         return frame[CKPT_COLUMNS]
     return frame[CKPT_COLUMNS].join(wide.rename(columns=lambda b: f"score_{b}"), on="checkpoint")
