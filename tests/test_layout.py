@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tina_utils"
 SHARED = {"__init__", "env", "tiny", "r1_mini", "worlds", "pipeline", "grid", "plots", "claims", "colab"}
 STAGES = {
-    "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources"},
+    "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources", "local_files"},
     "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},
     "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
               "grouped_trainer", "machine", "memory"},
