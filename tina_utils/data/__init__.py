@@ -1,7 +1,8 @@
 """Stage 01, data: Tina's training sets and the eval benchmarks as canonical rows (notebooks 01-03).
 
 Modules: train_sets.py (training-set registry and schema), benchmarks.py (eval benchmarks), prompts.py (system
-prompts, chat template, eval templates), sources.py (Hub and local loading, gold checks).
+prompts, chat template, eval templates), sources.py (Hub and local loading, gold checks), local_files.py (local data
+files checked before anything runs).
 """
 
 from tina_utils.data.benchmarks import BENCHMARKS, PAPER_BENCHMARKS, benchmark_spec, load_benchmark, prepare_benchmark
