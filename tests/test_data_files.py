@@ -201,6 +201,7 @@ def test_a_failed_evaluation_removes_the_output_folders_it_made(results, capsys)
     assert left_in(results) == ["02_train", "02_train/lost-model-run", "02_train/lost-model-run/recipe.yaml"]
 
 
+@pytest.mark.slow
 def test_real_processes_exit_2_with_one_line_and_leave_no_folder(tmp_path, results):
     files = {broken: write(tmp_path, f"{broken}.jsonl", content) for broken, (content, _) in BROKEN.items()}
     commands = {"train": ["open_rs2", "--dataset_path", str(files["malformed"])],
