@@ -78,9 +78,8 @@ def _relative_gap(ours, theirs):
     return gap / max(b.abs().max().item() for b in theirs)
 
 
-def replay_lora_dropout(model, state):
-    """Hooks on the LoRA dropout layers: mode "record" keeps each layer's mask, "replay" applies it again."""
-    masks = {}
+def replay_lora_dropout(model, state, masks):
+    """Hooks on the LoRA dropout layers: mode "record" keeps each layer's mask in `masks`, "replay" applies it."""
 
     def hook(module, args, output):
         if state["mode"] == "record":
@@ -123,7 +122,7 @@ def one_step(name, tmp_path, monkeypatch, **overrides):
     def compute_loss(self, model, inputs):
         if not params:
             params.extend(p for p in model.parameters() if p.requires_grad)
-            step["hooks"] = replay_lora_dropout(model, dropout)
+            step["hooks"] = replay_lora_dropout(model, dropout, step.setdefault("masks", {}))
         dropout["mode"] = "record"
         loss = original_loss(self, model, inputs)
         dropout["mode"] = "off"  # TRL's backward recomputes checkpointed layers with the same RNG state
@@ -158,6 +157,8 @@ def one_step(name, tmp_path, monkeypatch, **overrides):
     train.train(recipe, tmp_path / "run")
     for hook in step["hooks"]:
         hook.remove()
+    kept = [mask.float().mean().item() for mask in step["masks"].values()]
+    step["dropped"] = 1 - sum(kept) / len(kept) if kept else 0.0  # of the last micro-batch's loss forward pass
     assert len(found) == ACCUMULATION and len(rewards) == 1 and len(rewards[0]) == PROMPTS_PER_STEP * group
     step["expected"] = [sum(grads) / ACCUMULATION for grads in zip(*micro_grads)]  # Tina: loss / accumulation
     step["after"] = [p.detach().clone() for p in params]
@@ -202,6 +203,7 @@ def _assert_step_as_tinas(step):
 def test_trl_step_equals_tinas(name, overrides, tmp_path, monkeypatch):
     found, sampled, step = one_step(name, tmp_path, monkeypatch, **overrides)
     assert len(step["hooks"]) == (4 * 7 if overrides else 0)  # LoRA dropout layers: 4 layers x 7 projections
+    assert step["dropped"] == pytest.approx(overrides.get("lora_dropout", 0.0), abs=0.01)  # Tina's loss: dropout on
     _assert_parity(found)
     _assert_sampled_as_tina(sampled, found)
     _assert_step_as_tinas(step)
