@@ -27,7 +27,8 @@ TEMPERATURE, LR, MAX_GRAD_NORM, ADAM_EPS = 0.7, 1e-6, 1.0, 1e-8
 # name: (G, reward weights, std-scaled advantages, loss normalised per sequence) of the released yaml
 RELEASED = {"open_rs2": (6, [1.0, 2.0], True, True), "still": (4, [1.0, 2.0], True, True),
             "open_rs3_drgrpo": (6, [1.0, 2.0], False, False)}  # Dr.GRPO as the released yaml meant it
-# Device-bound settings only, and warm-up off so that the first step runs at the full learning rate.
+# Device-bound settings only, warm-up off (the first step runs at the full learning rate) and LoRA dropout off
+# except in the case that replays its masks.
 CPU = dict(model="tina-tiny", attn_implementation="sdpa", bf16=False, use_cpu=True, use_vllm=False, pad_token=None,
            chat_template="model", dataset="tiny", dataset_n=64, max_prompt_length=64, max_completion_length=64,
            lora_dropout=0.0, warmup_ratio=0.0, max_steps=1, stop_at_step=1, save_steps=1, log_completions=False)
