@@ -109,7 +109,8 @@ def test_a_notebook_opened_alone_in_a_simulated_colab_runtime_bootstraps_and_run
                    "PYTHONPATH": str(tmp_path / "stub"), "JUPYTER_PATH": str(venv / "share" / "jupyter"),
                    "TINA_REPO_URL": str(ROOT), "TINA_REPO_REF": "HEAD", "HF_HUB_OFFLINE": "1",
                    "TINA_HOME": str(env.tina_home()), "TINA_RESULTS": str(tmp_path / "results"),
-                   "TOKENIZERS_PARALLELISM": "false"}
+                   "TOKENIZERS_PARALLELISM": "false",
+                   **{name: os.environ[name] for name in ("OMP_NUM_THREADS",) if name in os.environ}}
     assert subprocess.run([python, "-c", "import tina_utils"], env=environment, cwd=workdir).returncode != 0
     short_run = ["-p", "seed", "1", "-y", "overrides: {max_steps: 4, save_steps: 2}"]  # a 4-step run shows it trains
     for name, extra in (("01_data", []), ("02_train_lora_grpo", short_run)):

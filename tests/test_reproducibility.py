@@ -42,6 +42,7 @@ def other_rounding() -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("tiny-run")  # one worker trains the tiny run for these tests and the notebooks
 def test_claims_hold_on_another_machine(tmp_path):
     # The other setting builds its own world (its warm start rounds differently too) and keeps it, like this
     # machine's world, under $TINA_HOME: built on the first run, reused after.
