@@ -15,6 +15,10 @@ export PYTHONUNBUFFERED := 1
 KERNEL_DISPLAY_NAME := Python 3 (tina-notebooks)
 LAB_PORT ?= 8888
 LAB_ARGS ?=
+# Two pytest-xdist workers of one thread each fill two cores without oversubscribing them (more cores: raise both).
+TEST_WORKERS ?= 2
+TEST_THREADS ?= 1
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
 NBVAL := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900
 
 .PHONY: help demo test quick lint install world unit nbtest figures notebooks lab colab-links gpu-resolve gpu-check clean
@@ -45,16 +49,16 @@ demo: world  ## run notebooks 01 -> 05 on the tiny profile into results/executed
 	$(PY) -m tina_utils.pipeline --profile tiny
 
 test: lint world  ## lint + every test + nbval on the committed notebooks (what CI runs)
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests notebooks $(NBVAL)
+	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q -p no:cacheprovider $(XDIST) --durations=15 tests notebooks $(NBVAL)
 
 quick: lint world  ## the fast loop: every test without the slow, gpu or network marker (< 2 min)
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not gpu and not network" tests
+	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q -p no:cacheprovider $(XDIST) -m "not slow and not gpu and not network" tests
 
 lint: install  ## ruff (pycodestyle, pyflakes, import order) on the whole tree
 	$(VENV)/bin/ruff check .
 
 unit: world  ## every test under tests/ (no notebooks)
-	$(PY) -m pytest -q tests
+	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q $(XDIST) tests
 
 nbtest: world  ## nbval on the committed notebooks
 	$(PY) -m pytest -q notebooks $(NBVAL)

@@ -1,4 +1,7 @@
-"""Unit tests never write into the checkout's results/: every test run gets its own results folder."""
+"""Unit tests never write into the checkout's results/: every test run gets its own results folder.
+
+Under pytest-xdist (`make test` runs two workers) each worker is a session of its own, with its own results folder.
+"""
 
 import os
 import tempfile
@@ -17,3 +20,4 @@ def isolated_results():
         os.environ.pop("TINA_RESULTS", None)
     else:
         os.environ["TINA_RESULTS"] = previous
+

@@ -116,6 +116,7 @@ def test_debug_shows_the_traceback_instead(capsys, monkeypatch):
         runner.main(["open_rs2", "--lora_rr", "8"])
 
 
+@pytest.mark.slow
 def test_a_real_process_exits_2_with_one_line_and_no_traceback():
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop("TINA_DEBUG", None)

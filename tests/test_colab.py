@@ -1,7 +1,7 @@
 """Colab: one repository URL behind every link and bootstrap cell, the runtime check, and a simulated Colab runtime
 in which a notebook opened alone clones, installs and runs.
 
-Run: pytest tests/test_colab.py   (the simulated runtime installs the package into a fresh venv: minutes; slow)
+Run: pytest tests/test_colab.py   (the simulated runtime clones and installs the package into a fresh venv; slow)
 """
 
 import json
@@ -9,8 +9,10 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tina_utils import colab, devices, env
@@ -78,14 +80,25 @@ def test_the_runtime_check_prints_nothing_on_the_tiny_profile(monkeypatch):
     assert lines[0] == "GPU: NVIDIA L4, 22.0 GiB, bf16 yes" and len(lines) == 2
 
 
-@pytest.mark.slow
-def test_a_notebook_opened_alone_in_a_simulated_colab_runtime_bootstraps_and_runs(tmp_path):
+def colab_like_runtime(tmp_path) -> str:
+    """A fresh venv that sees this environment's packages but not tina_utils, as a Colab runtime comes with torch,
+    transformers and Jupyter preinstalled; returns its python."""
     venv = tmp_path / "colab-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "-q", "papermill", "ipykernel"], check=True, timeout=900)
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # a plain path entry: the packages import, but this environment's editable tina_utils hook is not run
+    Path(site, "preinstalled.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], check=True,
                    capture_output=True)
+    return python
+
+
+@pytest.mark.slow
+def test_a_notebook_opened_alone_in_a_simulated_colab_runtime_bootstraps_and_runs(tmp_path):
+    python = colab_like_runtime(tmp_path)
+    venv = Path(python).parents[1]
     stub = tmp_path / "stub" / "google" / "colab"
     stub.mkdir(parents=True)
     (stub.parent / "__init__.py").write_text("")
@@ -96,12 +109,14 @@ def test_a_notebook_opened_alone_in_a_simulated_colab_runtime_bootstraps_and_run
                    "PYTHONPATH": str(tmp_path / "stub"), "JUPYTER_PATH": str(venv / "share" / "jupyter"),
                    "TINA_REPO_URL": str(ROOT), "TINA_REPO_REF": "HEAD", "HF_HUB_OFFLINE": "1",
                    "TINA_HOME": str(env.tina_home()), "TINA_RESULTS": str(tmp_path / "results"),
-                   "TOKENIZERS_PARALLELISM": "false"}
+                   "TOKENIZERS_PARALLELISM": "false",
+                   **{name: os.environ[name] for name in ("OMP_NUM_THREADS",) if name in os.environ}}
     assert subprocess.run([python, "-c", "import tina_utils"], env=environment, cwd=workdir).returncode != 0
-    for name in ("01_data", "02_train_lora_grpo"):
+    short_run = ["-p", "seed", "1", "-y", "overrides: {max_steps: 4, save_steps: 2}"]  # a 4-step run shows it trains
+    for name, extra in (("01_data", []), ("02_train_lora_grpo", short_run)):
         out = tmp_path / f"{name}.ipynb"
         proc = subprocess.run([python, "-m", "papermill", str(ROOT / "notebooks" / f"{name}.ipynb"), str(out),
-                               "--cwd", str(workdir), "-k", "python3", "-p", "profile", "tiny"],
+                               "--cwd", str(workdir), "-k", "python3", "-p", "profile", "tiny", *extra],
                               env=environment, capture_output=True, text=True, timeout=1800)
         assert proc.returncode == 0, proc.stderr[-3000:]
         bootstrap = next(cell for cell in json.loads(out.read_text())["cells"]
@@ -112,4 +127,5 @@ def test_a_notebook_opened_alone_in_a_simulated_colab_runtime_bootstraps_and_run
         else:
             assert printed == ""
     assert (workdir / "tina-notebooks" / "tina_utils").is_dir()
-    assert (tmp_path / "results" / "runs.csv").exists()
+    ledger = pd.read_csv(tmp_path / "results" / "runs.csv")
+    assert ledger[["steps", "checkpoints", "status"]].values.tolist() == [[4, 2, "complete"]]

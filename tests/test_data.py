@@ -220,7 +220,7 @@ def test_save_to_disk_folder_and_arrow_file_load(tmp_path):
 
 def test_local_file_of_unknown_type_is_rejected(tmp_path):
     (tmp_path / "rows.txt").write_text("x")
-    with pytest.raises(ValueError, match="expected one file type"):
+    with pytest.raises(ValueError, match=r"unknown file type '\.txt'; valid types \(closest first\)"):
         data.load_train_dataset("deepscaler", path=tmp_path / "rows.txt")
 
 

@@ -99,6 +99,7 @@ def test_evaluate_checkpoints_names_a_missing_checkpoint(tmp_path):
 
 # ---------------------------------------------------------------- the real stop on the tiny world (slow)
 @pytest.mark.slow
+@pytest.mark.xdist_group("tiny-run")  # one worker trains the tiny run for these tests and the notebooks
 def test_tiny_early_stop_cuts_the_unstopped_run_short_and_every_tiny_claim_holds():
     from tina_utils import claims
     from tina_utils.train import ensure_tiny_run

@@ -128,6 +128,7 @@ def _evaluate(world, cache, preset=SMALL, backend="transformers", only=None):
 
 
 # ---------------------------------------------------------------- cache and resume
+@pytest.mark.slow
 def test_kill_midway_then_rerun_regenerates_nothing_cached(world, tmp_path, monkeypatch, results):
     full = _evaluate(world, tmp_path / "full.jsonl")
     assert full.attrs["cache_misses"] == 12 and full.attrs["cache_hits"] == 0  # 3 checkpoints x 2 problems x 2
@@ -164,6 +165,7 @@ def test_kill_midway_then_rerun_regenerates_nothing_cached(world, tmp_path, monk
         pd.testing.assert_frame_equal(ev.summarize(other, (1, 2)), ev.summarize(full, (1, 2)))
 
 
+@pytest.mark.slow
 def test_a_changed_setting_regenerates_only_what_it_affects(world, tmp_path, results):
     cache, two = tmp_path / "cache.jsonl", ("base", "checkpoint-10")
     first = _evaluate(world, cache, only=two)
@@ -210,6 +212,7 @@ def _prompts(world, n=3):
     return [ev.prompt_ids(tokenizer, row, SMALL) for row in ev.load_rows(["tiny_eval"], n)]
 
 
+@pytest.mark.slow
 def test_transformers_and_merged_backends_share_one_schema_and_samples(world):
     prompts, seeds = _prompts(world), [11, 12, 13]  # checkpoint-10 -> -20 switches adapters; base after both
     switching = eb.open_backend("transformers", world["base"], world["adapters"], SMALL)

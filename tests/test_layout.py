@@ -19,7 +19,7 @@ SHARED_PACKAGES = {
     "transition": {"__init__", "logs", "detect", "online"},
 }
 STAGES = {
-    "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources"},
+    "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources", "local_files"},
     "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},
     "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
               "grouped_trainer", "machine", "memory"},

@@ -123,6 +123,7 @@ def _measure_step(model, recipe):
     return params, states, tracker.peak
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("world,shape", [("r1-mini", (6, 64, 192)), ("layer-bound", (2, 512, 3584)),
                                          ("real-vocab", (2, 16, 16))])
 def test_the_estimate_matches_bytes_measured_on_a_cpu_step(world, shape, open_rs2):

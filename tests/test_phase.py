@@ -212,6 +212,7 @@ def test_from_recipe_and_modes():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("tiny-run")  # one worker trains the tiny run for these tests and the notebooks
 def test_tiny_run_format_reward_rises_and_an_offline_transition_sits_on_the_rise():
     from tina_utils.claims import MIN_RISE, format_rise
     from tina_utils.phase.early_stop import read_transition

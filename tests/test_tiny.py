@@ -77,6 +77,7 @@ def test_second_build_reuses_the_cache(world):
     assert (world / "tiny_world.json").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_corrupt_cache_is_rebuilt_with_a_warning(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("TINA_HOME", str(tmp_path))
     monkeypatch.setitem(tiny.WARM_START, "steps", 2)

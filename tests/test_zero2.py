@@ -25,6 +25,7 @@ from accelerate.commands import launch
 from accelerate.commands.config.config_args import load_config_from_file
 from accelerate.utils import DeepSpeedPlugin, DistributedType
 from accelerate.utils.deepspeed import HfDeepSpeedConfig
+from support.processes import free_port
 from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
 
 from tina_utils.train import load_recipe
@@ -179,8 +180,9 @@ def test_zero2_launch_trains_tiny_on_two_cpu_processes(tmp_path):
     # the shipped file as it is where the CPU has bf16 kernels; otherwise with its mixed precision switched off
     launch_options = [] if bf16 else ["--mixed_precision", "no"]
     command = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--config_file", str(ZERO2),
-               "--num_processes", "2", *launch_options, "-m", "tina_utils.train", "tiny", "--max_steps", "2",
-               "--save_steps", "2", "--bf16", str(bf16).lower(), "--run_dir", str(run_dir)]
+               "--num_processes", "2", "--main_process_port", free_port(), *launch_options,
+               "-m", "tina_utils.train", "tiny", "--max_steps", "2", "--save_steps", "2",
+               "--bf16", str(bf16).lower(), "--run_dir", str(run_dir)]
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "TINA_RESULTS": str(tmp_path / "results"), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=ZERO2.parents[4])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -18,10 +18,12 @@ import nbformat
 import pandas as pd
 
 from tina_utils import env, grid
+from tina_utils.data import local_files
 
 KERNEL = "python3"
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 CELL_METADATA_KEPT = ("tags",)
+DATA_PARAMETERS = ("local_path", "dataset_path", "data_paths", "overrides")  # notebook parameters naming data files
 
 
 class NotebookFailed(RuntimeError):
@@ -195,6 +197,29 @@ def check_request(only: list[str] | None, parameters: dict, inplace: list[Path] 
                          f"valid names: {', '.join(sorted(known))}")
 
 
+def checked_data_files(parameters: dict) -> dict:
+    """`parameters` with every data file they name checked (local_files.check) and made absolute.
+
+    Notebooks run in notebooks/, so a path given relative to where the command runs is passed on absolute.
+    """
+    return {name: _checked(name, value) if name in DATA_PARAMETERS else value for name, value in parameters.items()}
+
+
+def _checked(name: str, value):
+    """One data parameter's value, its files checked and absolute (data_paths and overrides are dicts)."""
+    if isinstance(value, dict):
+        keys = list(value) if name == "data_paths" else ["dataset_path"]
+        return {**value, **{key: _checked_file(f"{name} {key}", value[key]) for key in keys
+                            if value.get(key) is not None}}
+    return value if value is None or name == "overrides" else _checked_file(name, value)
+
+
+def _checked_file(label: str, path) -> str:
+    """The absolute path of a readable data file; a missing or broken one raises naming the parameter."""
+    local_files.check(path, f"parameter {label} {str(path)!r}")
+    return str(Path(path).expanduser().resolve())
+
+
 def run(argv: list[str]) -> int:
     """Parse the command line, check it, and run the series (or refresh notebooks in place)."""
     parser = env.cli_parser(prog="python -m tina_utils.pipeline", description=__doc__)
@@ -209,8 +234,12 @@ def run(argv: list[str]) -> int:
     if args.grid:
         sweep = grid.parse_grid(args.grid)
         check_request(args.only, {**parameters, **sweep}, None)
+        parameters = checked_data_files(parameters)
+        sweep = {name: [_checked(name, v) for v in values] if name in DATA_PARAMETERS else values
+                 for name, values in sweep.items()}
         return 1 if run_grid(sweep, args.profile, args.only, parameters, args.study).attrs["failed"] else 0
     check_request(args.only, parameters, args.inplace)
+    parameters = checked_data_files(parameters)
     try:
         if args.inplace:
             for path in args.inplace:

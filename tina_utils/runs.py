@@ -61,16 +61,19 @@ def checkpoint_dirs(run) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def has_weights(checkpoint: Path) -> bool:
+    """True when the LoRA adapter's weights file is in `checkpoint`."""
+    return any((checkpoint / name).exists() for name in ADAPTER_FILES)
+
+
 def has_adapter(checkpoint: Path) -> bool:
     """True when the LoRA adapter's config and weights are in `checkpoint`."""
-    weights = any((checkpoint / name).exists() for name in ADAPTER_FILES)
-    return weights and (checkpoint / "adapter_config.json").exists()
+    return has_weights(checkpoint) and (checkpoint / "adapter_config.json").exists()
 
 
 def is_complete(checkpoint: Path) -> bool:
     """Marker, trainer state and adapter weights all present."""
-    adapter = any((checkpoint / name).exists() for name in ADAPTER_FILES)
-    return (checkpoint / MARKER).exists() and (checkpoint / "trainer_state.json").exists() and adapter
+    return (checkpoint / MARKER).exists() and (checkpoint / "trainer_state.json").exists() and has_weights(checkpoint)
 
 
 def mark_complete(checkpoint: Path, world_size: int = 1) -> None:

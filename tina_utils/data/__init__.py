@@ -1,7 +1,8 @@
 """Stage 01, data: Tina's training sets and the eval benchmarks as canonical rows (notebooks 01-03).
 
 Modules: train_sets.py (training-set registry and schema), benchmarks.py (eval benchmarks and the validation
-splits), prompts.py (system prompts, chat template, eval templates), sources.py (Hub and local loading, gold checks).
+splits), prompts.py (system prompts, chat template, eval templates), sources.py (Hub and local loading, gold checks),
+local_files.py (local data files checked before anything runs).
 """
 
 from tina_utils.data.benchmarks import (

@@ -5,10 +5,15 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tina_utils import env
+from tina_utils.data import local_files
 
-LOCAL_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".arrow": "arrow", ".csv": "csv"}
+if TYPE_CHECKING:
+    import datasets
+
+LOCAL_BUILDERS = local_files.BUILDERS
 LETTERS = ("A", "B", "C", "D")
 
 
@@ -78,21 +83,28 @@ def gold_parses(gold: str, profile: str = "train_latex") -> bool:
     return bool(parse(gold, extraction_config=configs, extraction_mode=mode, parsing_timeout=timeout))
 
 
-def load_local(path) -> "datasets.Dataset":
-    """Load a local jsonl/json/parquet/arrow/csv file, a folder of such files, or a `save_to_disk` folder."""
+def load_local(path, label: str | None = None) -> "datasets.Dataset":
+    """Load a local jsonl/json/parquet/arrow/csv file, a folder of such files, or a `save_to_disk` folder.
+
+    A missing, empty, truncated or malformed file raises one error naming it (local_files.check); `label` is how
+    the user gave the path (default "local dataset '<path>'").
+    """
     import datasets
+    import pyarrow
 
     path = Path(path).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"local dataset {str(path)!r} does not exist")
-    if path.is_dir() and (path / "dataset_info.json").exists():
-        return datasets.load_from_disk(str(path))
-    files = sorted(p for p in path.iterdir() if p.suffix in LOCAL_BUILDERS) if path.is_dir() else [path]
-    builders = {LOCAL_BUILDERS.get(p.suffix) for p in files}
-    if not files or None in builders or len(builders) > 1:
-        raise ValueError(f"cannot load {str(path)!r}: expected one file type among "
-                         f"{sorted(LOCAL_BUILDERS)} (or a save_to_disk folder)")
-    return datasets.load_dataset(builders.pop(), data_files=[str(p) for p in files], split="train")
+    label = label or f"local dataset {str(path)!r}"
+    local_files.check(path, label)
+    try:
+        if path.is_dir() and (path / "dataset_info.json").exists():
+            return datasets.load_from_disk(str(path))
+        files = local_files.data_files(path, label)
+        return datasets.load_dataset(LOCAL_BUILDERS[files[0].suffix], data_files=[str(p) for p in files],
+                                     split="train")
+    except (datasets.exceptions.DatasetGenerationError, pyarrow.ArrowException) as error:
+        why = error.__cause__ or error  # datasets wraps the reader's own message
+        raise ValueError(f"{label}: cannot be read ({type(why).__name__}: {' '.join(str(why).split())[:200]}); "
+                         f"{local_files.AGAIN}") from error
 
 
 def has_token() -> bool:
@@ -119,7 +131,7 @@ def load_hub(hub_id: str, config=None, split: str = "train", data_files=None, ga
     except Exception as error:  # noqa: BLE001 - every failure gets the same actionable hint
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
         why = "HF_HUB_OFFLINE=1 is set" if offline else "the Hub download failed"
-        raise RuntimeError(
+        raise env.HubUnavailable(
             f"could not load {hub_id} (config={config}, split={split}): {why} "
             f"({type(error).__name__}: {str(error)[:200]}). Download it where there is network and pass "
             f"path= to a local jsonl/parquet/arrow copy, or use the offline tiny profile "

@@ -15,9 +15,11 @@ Under `accelerate launch --num_processes N` the work is shared over N processes 
 import argparse
 import json
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 from tina_utils import env, runs
+from tina_utils.data import local_files
 from tina_utils.data.benchmarks import benchmark_spec
 from tina_utils.evaluate import checkpoint_sweep, core, shards
 
@@ -38,15 +40,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def data_paths(items: list[str]) -> dict[str, str]:
-    """{benchmark: path} from NAME=PATH items; unknown names and missing files are errors."""
+    """{benchmark: path} from NAME=PATH items; unknown names and missing, empty or malformed files are errors."""
     paths = {}
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise ValueError(f"--data {item!r} must be NAME=PATH, e.g. --data aime24=aime24.jsonl")
         benchmark_spec(name)  # unknown names raise with the valid ones
-        if not Path(path).expanduser().exists():
-            raise FileNotFoundError(f"--data {name}={path}: the file does not exist")
+        local_files.check(path, f"--data {name}={path}")
         paths[name] = path
     return paths
 
@@ -67,30 +68,57 @@ def _preset(args) -> core.Preset:
 
 def _run_dir(target: str) -> Path | None:
     """The training run `target` names (a dir with checkpoints or a recipe, or a run id), else None."""
+    if not Path(target).expanduser().exists() and (target.startswith((".", "/", "~")) or target.count("/") > 1):
+        raise FileNotFoundError(f"{target!r} does not exist; pass a training run folder (results/02_train/<run_id>), "
+                                f"a run id, a Hub model id or a local model folder")
     path = runs.run_dir(target)
     return path if runs.is_run_dir(path) else None
+
+
+@contextmanager
+def _removed_if_left_empty(folder: Path):
+    """On failure, remove the folders this command created for its outputs if they are still empty.
+
+    A cache the failed command already wrote is kept: the rerun resumes from it.
+    """
+    created = [path for path in (folder, *folder.parents) if not path.exists()]
+    try:
+        yield
+    except BaseException:
+        for path in created:
+            if not path.is_dir() or any(path.iterdir()):
+                break
+            path.rmdir()
+        raise
+
+
+def _scores(args, preset: core.Preset, paths: dict, run_dir: Path | None, out_dir: Path):
+    """The scores table of a run's checkpoints or of one model, outputs written to `out_dir` (None off rank 0)."""
+    if run_dir is not None:
+        result = checkpoint_sweep.sweep(run_dir, None, preset, args.backend, out_dir=out_dir, progress=True,
+                                        data_paths=paths)
+        return None if result is None else result.scores  # not rank 0 of a launch: rank 0 prints and writes
+    samples = core.evaluate(args.target, None, preset, args.backend, cache_path=out_dir / "generations.jsonl",
+                            progress=True, data_paths=paths)
+    if samples is None:
+        return None
+    scores = core.summarize(samples, preset.pass_ks)
+    checkpoint_sweep.write_outputs(out_dir, scores, checkpoint_sweep.timing_table(samples), samples)
+    return scores
 
 
 def run(argv: list[str]) -> dict:
     """Evaluate the target and print the scores table; returns where the outputs went."""
     args = parser().parse_args(argv)
     preset, paths = _preset(args), data_paths(args.data)
-    shards.pin_gpu()
     run_dir = _run_dir(args.target)
-    if run_dir is not None:
-        result = checkpoint_sweep.sweep(run_dir, None, preset, args.backend, out_dir=args.out, progress=True,
-                                        data_paths=paths)
-        if result is None:
-            return {}  # not rank 0 of a launch: rank 0 prints and writes
-        scores, out_dir = result.scores, result.out_dir
-    else:
-        out_dir = Path(args.out) if args.out else env.results_dir("03_evaluate", re.sub(r"[^\w.-]+", "_", args.target))
-        samples = core.evaluate(args.target, None, preset, args.backend, cache_path=out_dir / "generations.jsonl",
-                                progress=True, data_paths=paths)
-        if samples is None:
-            return {}
-        scores = core.summarize(samples, preset.pass_ks)
-        checkpoint_sweep.write_outputs(out_dir, scores, checkpoint_sweep.timing_table(samples), samples)
+    shards.pin_gpu()
+    name = run_dir.name if run_dir is not None else re.sub(r"[^\w.-]+", "_", args.target)
+    out_dir = Path(args.out) if args.out else env.results_dir() / "03_evaluate" / name
+    with _removed_if_left_empty(out_dir):
+        scores = _scores(args, preset, paths, run_dir, out_dir)
+    if scores is None:
+        return {}
     print(scores.round(2).to_string(index=False))
     summary = {"out_dir": str(out_dir), "preset": preset.name, "benchmarks": list(preset.benchmarks)}
     print(json.dumps(summary))

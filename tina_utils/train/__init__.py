@@ -2,7 +2,7 @@
 
 Modules: recipe_schema.py (every recipe key), config.py (loading and validation), recipe_map.py (TRL/PEFT
 configs), runner.py (the run and its CLI, `python -m tina_utils.train`), runlog.py (run-dir bookkeeping),
-samples.py (scored completions), grouped_trainer.py (Tina's micro-batches).
+samples.py (scored completions), grouped_trainer.py (Tina's micro-batches and rollout inputs).
 """
 
 from tina_utils.train.config import RECIPES_DIR, describe, diff, list_recipes, load_recipe, run_id, to_dict, validate

@@ -202,7 +202,7 @@ def validate(recipe: Recipe) -> Recipe:
 
 
 def _check_dataset_path(r: Recipe) -> None:
-    """A given dataset_path must exist, and only datasets read from files take one."""
+    """A given dataset_path must exist and be readable, and only datasets read from files take one."""
     if r.dataset_path is None:
         return
     if not Path(r.dataset_path).expanduser().exists():
@@ -212,6 +212,9 @@ def _check_dataset_path(r: Recipe) -> None:
         raise ValueError(f"recipe {r.name!r}: dataset {r.dataset!r} is generated offline and reads no file, so "
                          f"dataset_path {r.dataset_path!r} would be ignored; drop it, or set --dataset to the "
                          f"dataset whose schema the file has")
+    from tina_utils.data import local_files
+
+    local_files.check(r.dataset_path, f"recipe {r.name!r}: dataset_path {r.dataset_path!r}")
 
 
 def run_id(recipe: Recipe) -> str:

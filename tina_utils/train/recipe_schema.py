@@ -76,6 +76,7 @@ class Recipe:
     logprob_temperature: str = "raw"  # loss/KL log-probs: "raw" logits (Tina) | "sampling": logits / T (TRL 1.16)
     kl_bias_correction: bool = False  # k3 KL times the ratio (TRL 1.16 default True); Tina: plain k3
     group_microbatches: bool = True  # micro-batches hold whole prompt groups (Tina); False: TRL's shuffled rows
+    rollout_double_bos: bool = False  # True: rollouts are sampled after two BOS (Tina's vLLM on R1), scored with one
     # optimisation
     learning_rate: float = 1e-6
     lr_scheduler_type: str = "cosine_with_min_lr"

@@ -178,8 +178,6 @@ def train(recipe: Recipe | str, run_dir: str | Path | None = None) -> dict:
 
 def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool) -> dict:
     """Load model, data and rewards, run the TRL trainer, and keep the run files up to date."""
-    from trl import GRPOTrainer
-
     from tina_utils.data.train_sets import check_schema, load_raw, prepare_train_dataset
     from tina_utils.train.grouped_trainer import GroupedGRPOTrainer
 
@@ -197,10 +195,10 @@ def _fit(recipe: Recipe, run_dir: Path, args, resume, state: dict, is_main: bool
     log_cb = LogCsvCallback(run_dir / "log.csv", keep_until=resume[0] if resume else 0)
     watchers = transition_callbacks(recipe, run_dir)
     callbacks = [StopAtStep(recipe.stop_at_step), MarkComplete(), log_cb, *watchers]
-    trainer_class = GroupedGRPOTrainer if recipe.group_microbatches else GRPOTrainer
-    trainer = trainer_class(model=model, reward_funcs=reward_functions(recipe, tokenizer), args=args,
-                            train_dataset=dataset, processing_class=tokenizer, peft_config=to_lora_config(recipe),
-                            callbacks=callbacks)
+    trainer = GroupedGRPOTrainer(model=model, reward_funcs=reward_functions(recipe, tokenizer), args=args,
+                                 train_dataset=dataset, processing_class=tokenizer, peft_config=to_lora_config(recipe),
+                                 callbacks=callbacks, group_microbatches=recipe.group_microbatches,
+                                 rollout_double_bos=recipe.rollout_double_bos)
     start, status = time.time(), "failed"
     try:
         trainer.train(resume_from_checkpoint=str(resume[1]) if resume else None)
