@@ -130,7 +130,7 @@ def test_two_processes_share_the_evaluation_and_a_killed_sweep_regenerates_nothi
     run_dir = tmp_path / "run"
     run("tina_utils.train", ["tiny", "--save_steps", "1", "--max_steps", "3", "--run_dir", str(run_dir)], 1,
         environment)
-    evaluate, ALL = ["--preset", "tiny", "--n_problems", "6"], 4 * 2 * 6 * 4
+    evaluate, ALL = ["--preset", "tiny", "--n_problems", "3"], 4 * 2 * 3 * 4
     run("tina_utils.evaluate", [str(run_dir), *evaluate, "--out", str(tmp_path / "one")], 1, environment)
     out = tmp_path / "two"
     cache = out / "generations.jsonl"
@@ -141,7 +141,7 @@ def test_two_processes_share_the_evaluation_and_a_killed_sweep_regenerates_nothi
     launch_and_kill("tina_utils.evaluate", [str(run_dir), *evaluate, "--out", str(out)], environment, some_generated)
     kept = len(eval_cache.read_records(cache)) + sum(len(eval_cache.read_records(p))
                                                       for p in eval_cache.shard_paths(cache))
-    assert 0 < kept < ALL  # 3 checkpoints + base x 2 splits (tests, validation) x 6 problems x 4 samples
+    assert 0 < kept < ALL  # 3 checkpoints + base x 2 splits (tests, validation) x 3 problems x 4 samples
     printed = run("tina_utils.evaluate", [str(run_dir), *evaluate, "--out", str(out)], 2, environment)
     assert f"cache: {kept} hits, {ALL - kept} generated" in printed
     assert eval_cache.shard_paths(cache) == []
