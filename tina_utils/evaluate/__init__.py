@@ -39,13 +39,13 @@ from tina_utils.evaluate.core import (
                                                   stderr,
                                                   summarize,
 )
-from tina_utils.evaluate.selection import select_checkpoint, selected_checkpoint, selection_table
+from tina_utils.evaluate.selection import read_best, select_checkpoint, selected_checkpoint, selection_table
 from tina_utils.evaluate.stats import best_of_k_exact, macro_average, selection_optimism
 
 __all__ = ["BACKENDS", "GENERATION_FIELDS", "PAPER_BENCHMARKS", "PAPER_SEED", "PRESETS", "SCORE_COLUMNS",
            "TIMING_COLUMNS", "GenerationCache", "Preset", "SweepResult", "base_model_of", "best_checkpoint",
            "best_of_k_exact", "macro_average", "select_checkpoint", "selected_checkpoint", "selection_optimism",
-           "selection_table",
+           "selection_table", "read_best",
            "cache_key", "check_adapter", "choose_max_lora_rank", "compare_to_paper", "evaluate",
            "get_preset", "grade_frame", "grade_samples", "load_rows", "pass_at_k", "plot_scores", "preset_hash",
            "prompt_ids", "resolve_backend", "stderr", "summarize", "sweep", "timing_table",
