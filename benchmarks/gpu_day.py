@@ -93,7 +93,8 @@ def summary_line(name: str, r: dict) -> tuple[str, str]:
                 f"{r['generated_tokens_per_s']:,.0f} tok/s{peak}", "")
     if name == "eval":
         return (f"{r['checkpoints']} ckpts: multi-LoRA {r['multi_lora_s']:.0f} s, merged {r['merged_s']:.0f} s; "
-                f"{r['identical_completions']:.0%} same text, max score diff {r['max_score_diff']:.1f}",
+                f"{r['identical_completions']:.0%} same text, max score diff {r['max_score_diff']:.1f}; "
+                f"avg@{r['avg_at_n']['samples_per_problem']} of one checkpoint {r['avg_at_n']['seconds']:.0f} s",
                 f"merged/multi-LoRA {r['merged_over_multi_lora']:.2f}x")
     if name == "generate":
         return f"{r['engine']}: {r['sequences']} x {r['completion_tokens']} tokens, {r['tokens_per_s']:,.0f} tok/s", ""

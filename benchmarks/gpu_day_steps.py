@@ -147,6 +147,7 @@ def step_eval(ctx: dict) -> dict:
                               data_paths={b: files[b] for b in benchmarks}, validation=())  # timing the backends only
         seconds[name] = time.time() - started
     keys = ["checkpoint", "benchmark", "problem_id", "seed", "sample"]
+    avg_at_n = robust_one_checkpoint(ctx, s, files, names[0])
     both = results[names[0]].samples.merge(results[names[1]].samples, on=keys, suffixes=("_a", "_b"))
     scores = results[names[0]].scores.merge(results[names[1]].scores, on=["checkpoint", "benchmark"])
     return {"backends": list(names), "checkpoints": int(scores.checkpoint.nunique()),
@@ -154,7 +155,27 @@ def step_eval(ctx: dict) -> dict:
             "merged_over_multi_lora": seconds[names[1]] / seconds[names[0]],
             "identical_completions": float((both.completion_a == both.completion_b).mean()),
             "same_verdicts": float((both.correct_a == both.correct_b).mean()),
-            "max_score_diff": float((scores.value_x - scores.value_y).abs().max())}
+            "max_score_diff": float((scores.value_x - scores.value_y).abs().max()), "avg_at_n": avg_at_n}
+
+
+def robust_one_checkpoint(ctx: dict, s: dict, files: dict, backend: str) -> dict:
+    """The robust preset's avg@n (n samples per problem on AIME24) for the run's last checkpoint: time and tokens."""
+    from tina_utils import runs
+    from tina_utils.evaluate import base_model_of, evaluate, get_preset
+    from tina_utils.evaluate.core import samples_for
+
+    preset = get_preset("robust", benchmarks=("aime24",), n_problems=s["eval_problems"],
+                        max_new_tokens=s["eval_tokens"], gpu_memory_utilization=0.3)
+    checkpoints = runs.find_checkpoints(ctx["work"] / "run")
+    name, path = list(checkpoints.items())[-1]
+    started = time.time()
+    samples = evaluate(base_model_of(ctx["work"] / "run", checkpoints), ("aime24",), preset, backend, {name: path},
+                       cache_path=ctx["work"] / "eval" / "robust.jsonl", data_paths={"aime24": files["aime24"]})
+    seconds = time.time() - started
+    n = samples_for(preset, "aime24") * len(preset.seeds)
+    return {"checkpoint": name, "samples_per_problem": n, "problems": int(samples.problem_id.nunique()),
+            "samples": len(samples), "seconds": seconds, "tokens_per_s": float(samples.n_tokens.sum()) / seconds,
+            "pass@1": float(samples.correct.mean())}
 
 
 def step_generate(ctx: dict) -> dict:

@@ -46,6 +46,10 @@ def test_the_dry_run_runs_every_step_with_real_numbers(tmp_path):
     assert ev["checkpoints"] == 3 and ev["samples"] == 3 * 2 * 2  # base + 2 checkpoints x 2 benchmarks x 2 problems
     assert ev["merged_over_multi_lora"] == pytest.approx(ev["merged_s"] / ev["multi_lora_s"])
     assert 0 <= ev["identical_completions"] <= 1 and ev["max_score_diff"] >= 0
+    robust = ev["avg_at_n"]  # the robust preset on one checkpoint: 4 samples x 5 seeds per AIME problem
+    assert (robust["checkpoint"], robust["samples_per_problem"], robust["problems"]) == ("checkpoint-2", 20, 2)
+    assert robust["samples"] == 40 and robust["seconds"] > 0 and 0 <= robust["pass@1"] <= 1
+    assert "avg@20 of one checkpoint" in proc.stdout
     generate = steps["generate"]
     assert generate["tokens"] == 2 * 2 * 16 and generate["tokens_per_s"] > 0
     step = steps["train_step"]
