@@ -129,6 +129,20 @@ def _scores(best: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def test_the_phase_report_ranks_checkpoints_as_the_sweep_does():
+    from tina_utils.evaluate import select_checkpoint
+
+    pass1 = _scores(best=100).assign(metric="pass@1")
+    pass4 = pass1.assign(metric="pass@4", value=[90.0 if step == 150 else 60.0 for step in pass1.step])
+    scores = pd.concat([pass1, pass4], ignore_index=True)  # the mean of both metrics would peak at step 150
+    chosen = select_checkpoint(scores)
+    relation = relate_to_checkpoints(None, scores)
+    assert relation["best_step"] == chosen["step"] == 100
+    assert relation["best_score"] == chosen["average"] == 50.0  # (45 + 55) / 2, pass@1 only
+    reported = relate_to_checkpoints(None, scores, best_step=150)  # notebook 05 passes best.json's step
+    assert reported["best_step"] == 150 and reported["best_score"] == 45.0
+
+
 def test_relate_to_checkpoints():
     t = Transition("format_reward", "rise", 120, 110, 130, 8.0, 0.1, 0.9, 0.05)
     out = relate_to_checkpoints(t, _scores(best=100), steps_per_epoch=200)

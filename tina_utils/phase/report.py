@@ -11,9 +11,11 @@ from tina_utils.transition.detect import Transition
 from tina_utils.transition.logs import METRICS, load_logs
 
 
-def checkpoint_scores(scores: pd.DataFrame, include_base: bool = False) -> pd.Series:
-    """Mean `value` over the benchmarks every checkpoint has, indexed by checkpoint step."""
+def checkpoint_scores(scores: pd.DataFrame, include_base: bool = False, metric: str = "pass@1") -> pd.Series:
+    """A checkpoint's score by step, as the sweep ranks checkpoints: its mean `metric` over the benchmarks."""
     df = scores if include_base else scores[scores["checkpoint"].astype(str) != "base"]
+    if "metric" in df:  # pass@1 and pass@k rows side by side: averaging them would rank on a mixture
+        df = df[df["metric"] == metric]
     table = df.pivot_table(index="step", columns="benchmark", values="value", aggfunc="mean").dropna(axis=1)
     if table.empty:
         scored = sorted(df["benchmark"].unique())
