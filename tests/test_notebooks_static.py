@@ -140,3 +140,24 @@ def test_the_run_derived_rule_catches_a_checkpoint_listing():
              "run_dir = env.results_dir('reference')\n", "# NBVAL_CHECK_OUTPUT\nprint(run_dir)"]
     nb = {"cells": [{"cell_type": "code", "source": text} for text in cells]}
     assert run_derived_checked_cells(nb) == ["for path in sorted(run_dir.glob('checkpoint-*')):"]
+
+
+def test_every_notebook_names_the_python3_kernel(notebook):
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"  # papermill and Lab need a kernel to start
+
+
+PAPERMILL_COMMAND = re.compile(r"`(papermill [^`]+)`")
+
+
+def test_every_papermill_command_in_a_notebook_names_parameters_it_has(notebook):
+    import shlex
+
+    import papermill
+
+    for command in (m for cell in notebook["cells"] for m in PAPERMILL_COMMAND.findall(_text(cell))):
+        words = shlex.split(command)
+        source = ROOT / words[1]
+        assert source.is_file(), command
+        known = set(papermill.inspect_notebook(str(source)))
+        given = [words[i + 1] for i, word in enumerate(words) if word == "-p"]
+        assert given and set(given) <= known, f"{command}: {sorted(set(given) - known)} not in the parameters cell"
