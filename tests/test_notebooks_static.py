@@ -91,6 +91,28 @@ def test_strip_volatile_removes_counts_and_addresses():
     assert "papermill" not in clean.metadata
 
 
+def test_strip_volatile_drops_progress_bars_and_keeps_the_rest():
+    import nbformat
+
+    bar = "\rLoading weights:   0%|          | 0/50 [00:00<?, ?it/s]\rLoading weights: 100%|##| 50/50 [00:00<00:00]"
+    table = "<div><progress value='75' max='75'></progress> [75/75 00:27]</div><table><th>Training Loss</th></table>"
+    cell = nbformat.v4.new_code_cell("train()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=bar),
+                    nbformat.v4.new_output("stream", name="stderr", text=bar + "\nwarning: kept\n"),
+                    nbformat.v4.new_output("display_data", {"text/html": table, "text/plain": "<HTML>"}),
+                    nbformat.v4.new_output("display_data", {"text/html": "<table>scores</table>"})]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    outputs = pipeline.strip_volatile(nb).cells[0].outputs
+    assert [o.get("text") or o.data["text/html"] for o in outputs] == ["warning: kept\n", "<table>scores</table>"]
+
+
+def test_no_progress_bar_is_committed(notebook):
+    for cell in _code(notebook):
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/html", ""))
+            assert not pipeline.PROGRESS_BAR.search(text) and "<progress" not in text, _text(cell)[:80]
+
+
 # ---------------------------------------------------------------- nbval checks only machine-independent output
 # Rule: a cell marked NBVAL_CHECK_OUTPUT may not read anything computed from a training or evaluation run.
 # Trained weights and sampled text differ between machines (floating point), so such output is not reproducible;

@@ -23,6 +23,7 @@ from tina_utils.data import local_files
 KERNEL = "python3"
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 CELL_METADATA_KEPT = ("tags",)
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+ \[")  # a tqdm line: "100%|#####| 50/50 [00:00<...]"
 DATA_PARAMETERS = ("local_path", "dataset_path", "data_paths", "overrides")  # notebook parameters naming data files
 
 
@@ -49,6 +50,7 @@ def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type != "code":
             continue
         cell.execution_count = None
+        cell.outputs = [kept for kept in map(_without_progress, cell.outputs) if kept is not None]
         for output in cell.outputs:
             if output.output_type == "execute_result":
                 output.execution_count = None
@@ -56,6 +58,17 @@ def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             _scrub_output(output)
     nb.nbformat_minor = max(nb.nbformat_minor, 5)
     return nb
+
+
+def _without_progress(output):
+    """The output less its progress bars (tqdm lines, the Trainer's live HTML table); None when nothing else is left."""
+    if output.output_type == "stream":
+        if PROGRESS_BAR.search(output.text):
+            kept = [line for line in re.split(r"[\r\n]", output.text) if line.strip() and not PROGRESS_BAR.search(line)]
+            output.text = "".join(line + "\n" for line in kept)
+        return output if output.text.strip() else None
+    html = output.get("data", {}).get("text/html", "")
+    return None if "<progress" in "".join(html) else output
 
 
 def _scrub_output(output) -> None:
