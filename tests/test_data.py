@@ -6,6 +6,7 @@ Offline. Run: HF_HUB_OFFLINE=1 pytest tests/test_data.py
 import json
 import random
 
+import pandas as pd
 import pytest
 from datasets import Dataset
 
@@ -152,6 +153,23 @@ def test_prompt_length_filter_counts_tokens_of_the_rendered_prompt():
     ds = data.prepare_train_dataset("tiny", raw, tokenizer=tokenizer, max_prompt_tokens=10)
     assert ds["id"] == ["a"]
     assert data.prep_stats(ds)["dropped_too_long"] == 2
+
+
+def test_the_dataset_summary_counts_rows_gold_types_and_prompt_tokens(tmp_path, monkeypatch):
+    from tina_utils import plots
+
+    raw = Dataset.from_list([{"id": "a", "problem": "1+2", "answer": "3"},
+                             {"id": "b", "problem": "1+2+3", "answer": "6"},
+                             {"id": "c", "problem": "12+34", "answer": "46"}])
+    tokenizer = make_tokenizer()
+    ds = data.prepare_train_dataset("tiny", raw, tokenizer=tokenizer, max_prompt_tokens=10)
+    summary, lengths = data.dataset_summary("tiny", "tiny", ds, data.prep_stats(ds), tokenizer)
+    row = summary.iloc[0]
+    assert (row.raw_rows, row.rows, row.dropped_too_long, row.gold_integer) == (3, 1, 2, 1)
+    assert lengths.tolist() == [9] and row.prompt_tokens_max == 9 and row.gold_parse_share == 1.0
+    monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
+    png = plots.prompt_lengths(pd.Series([9, 11, 11]), "tiny", budget=12)
+    assert png == tmp_path / "figures" / "01_prompt_lengths_tiny.png" and png.with_suffix(".svg").exists()
 
 
 def test_max_prompt_tokens_without_tokenizer_is_an_error():

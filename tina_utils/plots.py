@@ -39,6 +39,25 @@ def save(fig: Figure, name: str) -> Path:
     return directory / f"{name}.png"
 
 
+def prompt_lengths(lengths: pd.Series, dataset: str, budget: int) -> Path:
+    """Notebook 01: prompt lengths in tokens (a bar per length when there are few), the budget when near."""
+    fig = figure(6, 2.8)
+    ax = fig.subplots()
+    counts = lengths.value_counts().sort_index()
+    if len(counts) <= 40:  # few distinct lengths (the tiny world): one bar per length
+        ax.bar(counts.index, counts.values, width=0.8)
+        ax.set_xticks(counts.index)
+        ax.set_xlim(counts.index.min() - 3, counts.index.max() + 3)
+    else:
+        ax.hist(lengths, bins=60)
+    if lengths.max() >= budget / 2:
+        ax.axvline(budget, color=TINA, linestyle="--", label=f"budget {budget}")
+        ax.legend()
+    ax.set(xlabel="prompt tokens (chat template applied)", ylabel="prompts",
+           title=f"{dataset}: prompt lengths of {len(lengths):,} prepared rows")
+    return save(fig, f"01_prompt_lengths_{dataset}")
+
+
 def _label_points(ax, xs, ys, names, below=()) -> None:
     """Small text labels next to scatter points (under the point for names in `below`, to avoid overlaps)."""
     for x, y, name in zip(xs, ys, names):

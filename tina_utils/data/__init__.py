@@ -19,6 +19,7 @@ from tina_utils.data.benchmarks import (
 from tina_utils.data.train_sets import (
                                         TRAIN_DATASETS,
                                         dataset_spec,
+                                        dataset_summary,
                                         gold_kind,
                                         load_raw,
                                         load_train_dataset,
@@ -30,6 +31,7 @@ from tina_utils.data.train_sets import (
 )
 
 __all__ = ["BENCHMARKS", "PAPER_BENCHMARKS", "PAPER_VALIDATION", "TRAIN_DATASETS", "VALIDATION", "benchmark_spec",
-           "dataset_spec", "gold_kind", "is_validation", "load_benchmark", "load_validation", "load_raw",
+           "dataset_spec", "dataset_summary", "gold_kind", "is_validation", "load_benchmark", "load_validation",
+           "load_raw",
            "load_train_dataset", "messages", "prep_stats", "prepare_benchmark",
            "prepare_train_dataset", "prompt_lengths", "system_prompt"]

@@ -255,3 +255,18 @@ def gold_kind(gold: str) -> str:
     if "\\text" in text or re.fullmatch(r"[A-Za-z ]+", text):
         return "text"
     return "expression"
+
+
+def dataset_summary(dataset: str, profile: str, prepared, stats: dict, tokenizer):
+    """(a one-row table: rows kept and dropped, gold types, prompt-token quantiles; the lengths) for notebook 01."""
+    import pandas as pd
+
+    lengths = pd.Series(prompt_lengths(prepared, tokenizer), dtype="int64")
+    kinds = pd.Series([gold_kind(gold) for gold in prepared["solution"]]).value_counts()
+    summary = pd.DataFrame([{
+        "dataset": dataset, "profile": profile, "raw_rows": stats["rows_in"], "rows": len(prepared),
+        "dropped_unparseable_gold": stats["dropped_unparseable_gold"], "dropped_too_long": stats["dropped_too_long"],
+        "gold_parse_share": 1 - stats["dropped_unparseable_gold"] / max(stats["rows_in"], 1),
+        "prompt_tokens_p50": lengths.quantile(0.5), "prompt_tokens_p95": lengths.quantile(0.95),
+        "prompt_tokens_max": lengths.max(), **{f"gold_{kind}": count for kind, count in kinds.items()}}])
+    return summary, lengths
