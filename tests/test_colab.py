@@ -52,6 +52,28 @@ def test_changing_the_url_is_one_command_that_rewrites_every_place(tmp_path):
     assert colab.rewrite(url, ref, root=copy) == []  # idempotent
 
 
+def test_a_notebook_without_badge_or_collapsed_setup_is_reported_and_rewritten(tmp_path):
+    import nbformat
+
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "notebooks", copy / "notebooks")
+    shutil.copy(ROOT / "README.md", copy / "README.md")
+    path = copy / "notebooks" / "03_evaluate.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source = colab.COLAB_LINK.sub("", nb.cells[0].source).replace("[![Open In Colab](", "")
+    nb.cells[2].metadata = {"tags": []}
+    nbformat.write(nb, path)
+    found = colab.disagreements(root=copy)
+    assert found == ["03_evaluate.ipynb: bootstrap cell missing, not collapsed or not from "
+                     f"{colab.REPO_URL} at {colab.REPO_REF}", "03_evaluate.ipynb: no Open-in-Colab badge in the header"]
+    (copy / "tina_utils").mkdir()
+    shutil.copy(ROOT / "tina_utils" / "colab.py", copy / "tina_utils" / "colab.py")
+    assert [p.name for p in colab.rewrite(root=copy)] == ["03_evaluate.ipynb"]
+    assert colab.disagreements(root=copy) == []
+    header = nbformat.read(path, as_version=4).cells[0].source
+    assert header.endswith(colab.BADGE.format(url=colab.colab_url("03_evaluate.ipynb")))
+
+
 def test_the_cli_rejects_a_url_colab_cannot_open(capsys):
     with pytest.raises(SystemExit) as exit_info:
         env.run_cli(colab.run, ["--url", "git@github.com:someone/fork.git"])

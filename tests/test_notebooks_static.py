@@ -61,7 +61,7 @@ def test_volatile_metadata_stripped(notebook):
     assert "papermill" not in notebook["metadata"]
     for cell in _code(notebook):
         assert cell.get("execution_count") is None
-        assert set(cell.get("metadata", {})) <= {"tags"}
+        assert set(cell.get("metadata", {})) <= set(pipeline.CELL_METADATA_KEPT)
 
 
 def test_no_absolute_paths_or_memory_addresses(notebook):

@@ -16,7 +16,10 @@ from tina_utils import devices, env
 
 REPO_URL = "https://github.com/tina-notebooks/tina-notebooks"
 REPO_REF = "main"
-BOOTSTRAP_FIRST_LINE = "# Bootstrap: in Colab (or any kernel without tina_utils) clone and install the repository."
+BOOTSTRAP_FIRST_LINE = "#@title Setup: in Colab (or any kernel without tina_utils) clone and install the repository"
+# Colab shows a form cell as its title line; JupyterLab hides the source until clicked.
+BOOTSTRAP_METADATA = {"cellView": "form", "jupyter": {"source_hidden": True}}
+BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+?/notebooks/"
                         r"(\d\d_\w+\.ipynb)")
 PAPER_RUN_NEED_GIB = 40  # rough single-GPU need of a paper training run (1.5B bf16 + LoRA + activations + vLLM's share)
@@ -85,11 +88,25 @@ def _with_bootstrap(nb, source: str) -> bool:
 
     cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(BOOTSTRAP_FIRST_LINE)]
     if cells:
-        changed = cells[0].source != source
+        changed = cells[0].source != source or not _collapsed(cells[0])
         cells[0].source = source
+        cells[0].metadata.update(BOOTSTRAP_METADATA)
         return changed
     index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source, metadata=dict(BOOTSTRAP_METADATA)))
+    return True
+
+
+def _collapsed(cell) -> bool:
+    return all(cell.metadata.get(key) == value for key, value in BOOTSTRAP_METADATA.items())
+
+
+def _with_badge(nb, name: str, url: str, ref: str) -> bool:
+    """Add an Open-in-Colab badge to the notebook's header cell when it has none; True if changed."""
+    header = nb.cells[0]
+    if COLAB_LINK.search(header.source):
+        return False
+    header.source = header.source.rstrip() + "\n\n" + BADGE.format(url=colab_url(name, url, ref))
     return True
 
 
@@ -110,6 +127,7 @@ def rewrite(url: str = REPO_URL, ref: str = REPO_REF, root: Path | None = None) 
     for path in _notebooks(root):
         nb = nbformat.read(path, as_version=4)
         dirty = _with_bootstrap(nb, bootstrap_source(url, ref))
+        dirty = _with_badge(nb, path.name, url, ref) or dirty
         for cell in nb.cells:
             if cell.cell_type == "markdown" and COLAB_LINK.search(cell.source):
                 updated = COLAB_LINK.sub(lambda m: colab_url(m.group(1), url, ref), cell.source)
@@ -135,9 +153,11 @@ def disagreements(url: str = REPO_URL, ref: str = REPO_REF, root: Path | None = 
     texts = {root / "README.md": (root / "README.md").read_text()}
     for path in _notebooks(root):
         nb = nbformat.read(path, as_version=4)
-        cells = [c.source for c in nb.cells if c.source.startswith(BOOTSTRAP_FIRST_LINE)]
-        if cells != [bootstrap_source(url, ref)]:
-            found.append(f"{path.name}: bootstrap cell missing or not from {url} at {ref}")
+        cells = [c for c in nb.cells if c.source.startswith(BOOTSTRAP_FIRST_LINE)]
+        if [c.source for c in cells] != [bootstrap_source(url, ref)] or not _collapsed(cells[0]):
+            found.append(f"{path.name}: bootstrap cell missing, not collapsed or not from {url} at {ref}")
+        if not COLAB_LINK.search(nb.cells[0].source):
+            found.append(f"{path.name}: no Open-in-Colab badge in the header")
         texts[path] = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for path, text in texts.items():
         for match in COLAB_LINK.finditer(text):

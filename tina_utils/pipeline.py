@@ -22,7 +22,7 @@ from tina_utils.data import local_files
 
 KERNEL = "python3"
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-CELL_METADATA_KEPT = ("tags",)
+CELL_METADATA_KEPT = ("tags", "cellView", "jupyter")  # parameters tag; the collapsed set-up cell
 PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+ \[")  # a tqdm line: "100%|#####| 50/50 [00:00<...]"
 DATA_PARAMETERS = ("local_path", "dataset_path", "data_paths", "overrides")  # notebook parameters naming data files
 
