@@ -23,7 +23,7 @@ STAGES = {
     "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},
     "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
               "grouped_trainer", "machine", "memory"},
-    "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters",
+    "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters", "findings",
                  "lighteval_grader", "lighteval_side", "merge_rounding", "shards", "stats", "scoring", "provenance",
                  "paper_verdict", "selection"},
     "cost": {"__init__", "__main__", "accounting"},

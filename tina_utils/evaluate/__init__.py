@@ -4,7 +4,8 @@ Modules: core.py (presets, generation cache, `evaluate`), scoring.py (`summarize
 paired gains), stats.py (intervals, macro average, best-of-K optimism), provenance.py (where each row came from),
 paper_verdict.py (the paper's table judged), backends.py (vLLM multi-LoRA, transformers, merged),
 checkpoint_sweep.py (`sweep` over a run's checkpoints, paper comparison), selection.py (the checkpoint chosen on
-a validation split, beside the test-set best), adapters.py (checks on LoRA checkpoints). Used in: notebook 03.
+a validation split, beside the test-set best), findings.py (notebook 03's closing findings), adapters.py (checks on
+LoRA checkpoints). Used in: notebook 03.
 """
 
 from tina_utils.evaluate.adapters import check_adapter, choose_max_lora_rank
