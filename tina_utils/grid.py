@@ -47,8 +47,8 @@ def point_name(point: dict) -> str:
     return "_".join(f"{name}-{re.sub(r'[^A-Za-z0-9._+-]+', '-', str(value))}" for name, value in point.items())
 
 
-def run_id_of(parameters: dict, profile: str) -> str:
-    """The run id notebook 02 trains for these parameters (its recipe, seed and overrides cells)."""
+def recipe_of(parameters: dict, profile: str):
+    """The recipe notebook 02 trains for these parameters (its recipe, seed and overrides cells)."""
     from tina_utils import train
 
     recipe = parameters.get("recipe", "tiny")
@@ -57,7 +57,14 @@ def run_id_of(parameters: dict, profile: str) -> str:
     overrides = train.notebook_overrides(profile, dict(parameters.get("overrides") or {}),
                                          model=parameters.get("model"), dataset_path=parameters.get("dataset_path"),
                                          say=lambda text: None)
-    return train.run_id(train.load_recipe(recipe, seed=parameters.get("seed", 0), **overrides))
+    return train.load_recipe(recipe, seed=parameters.get("seed", 0), **overrides)
+
+
+def run_id_of(parameters: dict, profile: str) -> str:
+    """The run id notebook 02 trains for these parameters."""
+    from tina_utils import train
+
+    return train.run_id(recipe_of(parameters, profile))
 
 
 def study_dir(study: str) -> Path:
