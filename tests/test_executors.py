@@ -25,7 +25,8 @@ def sleepy_point(point, fixed, profile, only):
     """A point that takes 1.5 s and notes when it ran, in which process and with how many threads."""
     started = time.time()
     time.sleep(1.5)
-    note = {"start": started, "end": time.time(), "omp": os.environ.get("OMP_NUM_THREADS"), "pid": os.getpid()}
+    note = {"start": started, "end": time.time(), "omp": os.environ.get("OMP_NUM_THREADS"), "pid": os.getpid(),
+            "gpus": os.environ.get("CUDA_VISIBLE_DEVICES")}
     (executors.grid.study_dir("unit") / f"{grid.point_name(point)}.note").write_text(json.dumps(note))
     return {"point": grid.point_name(point), "status": "complete", "run_id": f"run-{point['seed']}",
             "executed": [], "error": "", "wall_clock_s": 1.5}
@@ -59,6 +60,18 @@ def test_the_local_executor_runs_two_points_at_once_and_records_each_job(tmp_pat
         started, finished = (datetime.fromisoformat(record[k]) for k in ("started", "finished"))
         assert started.utcoffset().total_seconds() == 0 and 1 <= (finished - started).total_seconds() <= 10
     assert executors.to_submit("unit", todo) == []  # a rerun starts nothing
+
+
+def test_on_a_two_gpu_machine_the_two_running_points_see_different_gpus(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # the count the controller sees; the jobs run here
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    executors.run_local([{"seed": 1}, {"seed": 2}], {}, "tiny", ["02"], "unit", 2, sleepy_point, say=lambda t: None)
+    notes = [json.loads((tmp_path / "studies" / "unit" / f"seed-{s}.note").read_text()) for s in (1, 2)]
+    assert sorted(note["gpus"] for note in notes) == ["0", "1"]
+    assert notes[0]["start"] < notes[1]["end"] and notes[1]["start"] < notes[0]["end"]
 
 
 def test_a_point_whose_job_is_alive_is_not_submitted_again(tmp_path, monkeypatch):

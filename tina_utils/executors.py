@@ -177,6 +177,9 @@ def run_local(todo: list[dict], fixed: dict, profile: str, only, study: str, max
         for slot in [s for s in range(max_parallel) if s not in slots][:len(queue)]:
             point = queue.pop(0)
             environment = job_environment(slot, max_parallel, n_gpus, cores)
+            if n_gpus:  # submitit then exports the same GPUs; left alone it would give every job GPUs 0..k-1
+                gpus = [int(g) for g in environment["CUDA_VISIBLE_DEVICES"].split(",")]
+                executor.update_parameters(gpus_per_node=len(gpus), visible_gpus=gpus)
             write_ledger(ledger_path(study, point), _fresh(point, "local"))
             job = executor.submit(run_job, point, fixed, profile, only, study, environment, runner)
             _record_job(study, point, job)
