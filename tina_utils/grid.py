@@ -5,7 +5,8 @@
 Every point runs the selected notebooks with its parameters (each notebook gets the ones its parameters cell
 has; notebook 03 also gets the run id notebook 02 trained) into results/executed/<notebook>__<point>.ipynb.
 A point is complete once all its notebooks ran (results/studies/<study>/points/<point>.json): a rerun skips it,
-so a killed sweep resumes where it stopped; a failed point is recorded and the sweep goes on.
+so a killed sweep resumes where it stopped; a failed point is recorded and the sweep goes on. The points run one
+after another here, or as submitit jobs (executors.py: several at once, or a Slurm job array).
 The study table is the reported checkpoint's benchmark average per setting (chosen on the validation split,
 best.json), mean and standard error over seeds, beside the paper's number for the recipe
 (results/reference/tina_models.csv), with how often that checkpoint is the test-set best and the mean gap to it.

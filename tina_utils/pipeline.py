@@ -5,6 +5,8 @@
     python -m tina_utils.pipeline --inplace notebooks/02_train_lora_grpo.ipynb   # refresh a committed notebook
     python -m tina_utils.pipeline --profile paper --only 02 03 --grid recipe=open_rs1,open_rs2,open_rs3 seed=42,43
                                                             # a whole study, one executed copy per point (grid.py)
+    python -m tina_utils.pipeline ... --grid seed=42,43 --executor local --max_parallel 2   # or slurm; --plan, --status
+                                                            # (executors.py, plan.py)
 """
 
 import json
