@@ -32,6 +32,14 @@ def sleepy_point(point, fixed, profile, only):
             "executed": [], "error": "", "wall_clock_s": 1.5}
 
 
+@pytest.fixture
+def by_value():
+    """Pickle this module's functions by value: the jobs cannot import a test module."""
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
 def test_each_point_gets_its_own_gpus_or_its_share_of_the_cores():
     assert [executors.job_environment(s, 2, 4, 2) for s in (0, 1)] == [
         {"CUDA_VISIBLE_DEVICES": "0,1"}, {"CUDA_VISIBLE_DEVICES": "2,3"}]
@@ -41,9 +49,8 @@ def test_each_point_gets_its_own_gpus_or_its_share_of_the_cores():
     assert executors.job_environment(0, 4, 0, 2) == {"OMP_NUM_THREADS": "1"}
 
 
-def test_the_local_executor_runs_two_points_at_once_and_records_each_job(tmp_path, monkeypatch):
+def test_the_local_executor_runs_two_points_at_once_and_records_each_job(tmp_path, monkeypatch, by_value):
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the jobs cannot import this test module
     todo = [{"seed": seed} for seed in (1, 2, 3)]
     executors.run_local(todo, {}, "tiny", ["02"], "unit", 2, sleepy_point, say=lambda text: None)
     notes = {p["seed"]: json.loads((tmp_path / "studies" / "unit" / f"seed-{p['seed']}.note").read_text())
@@ -62,12 +69,11 @@ def test_the_local_executor_runs_two_points_at_once_and_records_each_job(tmp_pat
     assert executors.to_submit("unit", todo) == []  # a rerun starts nothing
 
 
-def test_on_a_two_gpu_machine_the_two_running_points_see_different_gpus(tmp_path, monkeypatch):
+def test_on_a_two_gpu_machine_the_two_running_points_see_different_gpus(tmp_path, monkeypatch, by_value):
     import torch
 
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # the count the controller sees; the jobs run here
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     executors.run_local([{"seed": 1}, {"seed": 2}], {}, "tiny", ["02"], "unit", 2, sleepy_point, say=lambda t: None)
     notes = [json.loads((tmp_path / "studies" / "unit" / f"seed-{s}.note").read_text()) for s in (1, 2)]
     assert sorted(note["gpus"] for note in notes) == ["0", "1"]
