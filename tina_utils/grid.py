@@ -5,7 +5,8 @@
 Every point runs the selected notebooks with its parameters (each notebook gets the ones its parameters cell
 has; notebook 03 also gets the run id notebook 02 trained) into results/executed/<notebook>__<point>.ipynb.
 A point is complete once all its notebooks ran (results/studies/<study>/points/<point>.json): a rerun skips it,
-so a killed sweep resumes where it stopped; a failed point is recorded and the sweep goes on.
+so a killed sweep resumes where it stopped; a failed point is recorded and the sweep goes on. The points run one
+after another here, or as submitit jobs (executors.py: several at once, or a Slurm job array).
 The study table is the reported checkpoint's benchmark average per setting (chosen on the validation split,
 best.json), mean and standard error over seeds, beside the paper's number for the recipe
 (results/reference/tina_models.csv), with how often that checkpoint is the test-set best and the mean gap to it.
@@ -47,8 +48,8 @@ def point_name(point: dict) -> str:
     return "_".join(f"{name}-{re.sub(r'[^A-Za-z0-9._+-]+', '-', str(value))}" for name, value in point.items())
 
 
-def run_id_of(parameters: dict, profile: str) -> str:
-    """The run id notebook 02 trains for these parameters (its recipe, seed and overrides cells)."""
+def recipe_of(parameters: dict, profile: str):
+    """The recipe notebook 02 trains for these parameters (its recipe, seed and overrides cells)."""
     from tina_utils import train
 
     recipe = parameters.get("recipe", "tiny")
@@ -57,7 +58,14 @@ def run_id_of(parameters: dict, profile: str) -> str:
     overrides = train.notebook_overrides(profile, dict(parameters.get("overrides") or {}),
                                          model=parameters.get("model"), dataset_path=parameters.get("dataset_path"),
                                          say=lambda text: None)
-    return train.run_id(train.load_recipe(recipe, seed=parameters.get("seed", 0), **overrides))
+    return train.load_recipe(recipe, seed=parameters.get("seed", 0), **overrides)
+
+
+def run_id_of(parameters: dict, profile: str) -> str:
+    """The run id notebook 02 trains for these parameters."""
+    from tina_utils import train
+
+    return train.run_id(recipe_of(parameters, profile))
 
 
 def study_dir(study: str) -> Path:

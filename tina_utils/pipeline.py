@@ -5,6 +5,8 @@
     python -m tina_utils.pipeline --inplace notebooks/02_train_lora_grpo.ipynb   # refresh a committed notebook
     python -m tina_utils.pipeline --profile paper --only 02 03 --grid recipe=open_rs1,open_rs2,open_rs3 seed=42,43
                                                             # a whole study, one executed copy per point (grid.py)
+    python -m tina_utils.pipeline ... --grid seed=42,43 --executor local --max_parallel 2   # or slurm; --plan, --status
+                                                            # (executors.py, plan.py)
 """
 
 import json
@@ -17,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from tina_utils import env, grid
+from tina_utils import env, executors, grid, plan
 from tina_utils.data import local_files
 
 KERNEL = "python3"
@@ -154,28 +156,43 @@ def run_point(point: dict, fixed: dict, profile: str, only: list[str] | None) ->
 
 
 def run_grid(sweep: dict[str, list], profile: str = "tiny", only: list[str] | None = None,
-             fixed: dict | None = None, study: str = "study") -> pd.DataFrame:
-    """Run every point not yet complete, then write and return the study table (failures listed, not raised)."""
-    ledger = grid.study_dir(study) / "points"
-    ledger.mkdir(parents=True, exist_ok=True)
-    todo = grid.points(sweep)
+             fixed: dict | None = None, study: str = "study", executor: str = "sequential",
+             options: dict | None = None) -> pd.DataFrame | None:
+    """Run every point not yet complete, then write and return the study table (failures listed, not raised).
+
+    `executor` local runs the points as submitit jobs, `options["max_parallel"]` at once; slurm submits them as a
+    job array and returns None without waiting (executors.py).
+    """
+    todo, options = grid.points(sweep), options or {}
+    if executor == "sequential":
+        _run_sequential(todo, fixed or {}, profile, only, study)
+    else:
+        start = executors.to_submit(study, todo)
+        for number, point in enumerate(todo, 1):
+            if point not in start:
+                record = executors.read_ledger(executors.ledger_path(study, point))
+                print(f"[{number}/{len(todo)}] {grid.point_name(point)}: {executors.state(record)}, not resubmitted"
+                      f"{' (job ' + str(record['job_id']) + ')' if record.get('job_id') else ''}", flush=True)
+        if executor == "slurm":
+            if start:
+                executors.submit_slurm(start, fixed or {}, profile, only, study, options, run_point)
+            return None
+        executors.run_local(start, fixed or {}, profile, only, study, options.get("max_parallel", 2), run_point)
+    return plan.collect(sweep, study)
+
+
+def _run_sequential(todo: list[dict], fixed: dict, profile: str, only: list[str] | None, study: str) -> None:
+    """Run the points one after another in this process, skipping complete ones."""
     for number, point in enumerate(todo, 1):
-        name, marker = grid.point_name(point), ledger / f"{grid.point_name(point)}.json"
+        name, marker = grid.point_name(point), executors.ledger_path(study, point)
         if marker.exists() and json.loads(marker.read_text())["status"] == "complete":
             print(f"[{number}/{len(todo)}] {name}: complete, skipped", flush=True)
             continue
         print(f"[{number}/{len(todo)}] {name} ...", flush=True)
-        record = run_point(point, fixed or {}, profile, only)
-        marker.write_text(json.dumps(record, indent=1) + "\n")
+        started = executors.now()
+        record = run_point(point, fixed, profile, only)
+        executors.write_ledger(marker, {**record, "started": started, "finished": executors.now()})
         print(f"[{number}/{len(todo)}] {name}: {record['status']} in {record['wall_clock_s']:.0f} s", flush=True)
-    records = [json.loads((ledger / f"{grid.point_name(p)}.json").read_text()) for p in todo]
-    table = grid.study_table(records, list(sweep))
-    grid.write_study(table, study)
-    failed = [r for r in records if r["status"] != "complete"]
-    for record in failed:
-        print(f"FAILED {record['point']}: {record['error']}")
-    table.attrs["failed"] = [r["point"] for r in failed]
-    return table
 
 
 def _parse_parameters(pairs: list[list[str]]) -> dict:
@@ -242,15 +259,24 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--inplace", nargs="*", type=Path, help="notebooks to execute and overwrite in place")
     parser.add_argument("--grid", nargs="+", metavar="NAME=V1,V2", help="sweep the notebooks over every combination")
     parser.add_argument("--study", default="study", help="name of the grid's study folder (results/studies/NAME)")
+    executors.add_arguments(parser)
+    plan.add_arguments(parser)
     args = parser.parse_args(argv)
     parameters = _parse_parameters(args.parameter)
+    grid_only = [flag for flag in ("plan", "status", "collect") if getattr(args, flag)]
+    if (grid_only or args.executor != "sequential") and not args.grid:
+        raise ValueError(f"--{grid_only[0] if grid_only else 'executor'} needs --grid (a study's points)")
     if args.grid:
         sweep = grid.parse_grid(args.grid)
         check_request(args.only, {**parameters, **sweep}, None)
         parameters = checked_data_files(parameters)
         sweep = {name: [_checked(name, v) for v in values] if name in DATA_PARAMETERS else values
                  for name, values in sweep.items()}
-        return 1 if run_grid(sweep, args.profile, args.only, parameters, args.study).attrs["failed"] else 0
+        if args.plan or args.status or args.collect:
+            return plan.command(args, sweep, parameters, [path.name[:2] for path in notebooks(args.only)])
+        table = run_grid(sweep, args.profile, args.only, parameters, args.study, args.executor,
+                         executors.options(args))
+        return 0 if table is None or not table.attrs["failed"] else 1
     check_request(args.only, parameters, args.inplace)
     parameters = checked_data_files(parameters)
     try:

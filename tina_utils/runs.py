@@ -21,6 +21,8 @@ TRAIN_STAGE = "02_train"
 MARKER = ".complete"
 CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)")
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+RUNS_COLUMNS = ["run_id", "recipe", "seed", "hardware", "gpu_type", "n_gpus", "wall_clock_s", "gpu_hours",
+                "steps", "checkpoints", "started_at", "git_sha", "status"]
 
 
 def run_dir(run) -> Path:
@@ -139,3 +141,31 @@ def find_checkpoints(run) -> dict[str, Path]:
 def runs_csv() -> Path:
     """results/runs.csv: one row per training run."""
     return env.results_dir() / "runs.csv"
+
+
+def write_csv(df, path: Path) -> None:
+    """Write a DataFrame atomically, so a kill never leaves a truncated CSV."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def upsert_run(path: Path, row: dict):
+    """Insert or replace the runs.csv row with this run_id, under a lock (a study's points train at once)."""
+    from filelock import FileLock
+
+    path = Path(path)
+    with FileLock(str(path.with_name(f".{path.name}.lock"))):
+        return _upsert(path, row)
+
+
+def _upsert(path: Path, row: dict):
+    """Read runs.csv, replace or add the row, write it back; returns the table."""
+    import pandas as pd
+
+    old = pd.read_csv(path, dtype={"run_id": str}) if path.exists() and path.stat().st_size else pd.DataFrame()
+    new = pd.DataFrame([row])
+    df = pd.concat([old[old["run_id"] != row["run_id"]], new], ignore_index=True) if len(old) else new
+    df = df[RUNS_COLUMNS + [c for c in df.columns if c not in RUNS_COLUMNS]]
+    write_csv(df, path)
+    return df
