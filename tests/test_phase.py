@@ -15,10 +15,12 @@ from tina_utils.phase import (
     OnlineDetector,
     Transition,
     TransitionCallback,
+    alarm_summary,
     canonical_name,
     detect_all,
     detect_transition,
     load_logs,
+    online_alarms,
     plot_phase_panel,
     relate_to_checkpoints,
     synthetic_logs,
@@ -212,6 +214,22 @@ def test_online_detector_never_looks_ahead():
     part = logs[logs["step"] <= true + 5]
     assert [s for s, v in zip(part["step"], part["format_reward"]) if cut.update(int(s), float(v))] == hits
 
+
+
+def test_online_lag_table_on_fixed_seeds():
+    alarms = online_alarms(("step", "ramp", "none"), seeds=range(1000, 1003), n_steps=150, min_steps=10,
+                           confirm_steps=5)
+    assert alarms.columns.tolist() == ["kind", "alarm", "lag", "false alarm"] and len(alarms) == 9
+    none = alarms[alarms["kind"] == "none"]
+    assert not none["alarm"].any() and not none["false alarm"].any() and none["lag"].isna().all()
+    assert alarms.loc[alarms["kind"] == "step", "lag"].tolist() == [5.0, 5.0, 5.0]  # = confirm_steps
+    ramp = alarms.loc[alarms["kind"] == "ramp", "lag"]
+    assert ((ramp >= -15) & (ramp < 5)).all()  # confirmed mid-ramp, after it began (15 steps before its midpoint)
+    summary = alarm_summary(alarms)
+    assert summary.index.tolist() == ["step", "ramp", "none"]
+    assert summary.columns.tolist() == ["alarms", "lag_mean", "lag_max", "false_alarms"]
+    assert summary["alarms"].tolist() == [3, 3, 0] and summary["false_alarms"].tolist() == [0, 0, 0]
+    assert summary.loc["step", "lag_mean"] == summary.loc["step", "lag_max"] == 5.0
 
 def test_from_recipe_and_modes():
     assert TransitionCallback.from_recipe({"transition_mode": "off"}) is None
