@@ -19,9 +19,11 @@ from tina_utils.phase import (
     canonical_name,
     detect_all,
     detect_transition,
+    format_relation,
     load_logs,
     online_alarms,
     plot_phase_panel,
+    relate_run,
     relate_to_checkpoints,
     synthetic_logs,
 )
@@ -156,6 +158,22 @@ def test_relate_to_checkpoints():
     assert late["claim_holds"] is False and late["distance_steps"] == 80 and late["score_gap"] == 5.0
     assert relate_to_checkpoints(None, _scores(best=150))["claim_holds"] is None
 
+
+
+def test_relate_run_reads_the_sweep_at_the_reported_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
+    t = Transition("format_reward", "rise", 120, 110, 130, 8.0, 0.1, 0.9, 0.05)
+    assert relate_run("r", t) is None
+    assert format_relation(None, "r") == "no checkpoint sweep yet for r (run notebook 03): relation skipped"
+    sweep = tmp_path / "03_evaluate" / "r"
+    _scores(best=100).to_csv(sweep / "scores.csv", index=False)
+    (sweep / "best.json").write_text(json.dumps({"checkpoint": "checkpoint-150", "step": 150}))
+    relation = relate_run("r", t, steps_per_epoch=200, out=tmp_path)
+    assert (relation["best_step"], relation["best_score"], relation["distance_steps"]) == (150, 45.0, 30)
+    assert json.loads((tmp_path / "r_relation.json").read_text())["best_step"] == 150
+    lines = format_relation(relation, "r").splitlines()
+    assert lines[0] == "               best_step: 150" and len(lines) == len(relation)
+    assert "      distance_pct_epoch: 15.0" in lines
 
 def test_plot_phase_panel_writes_figure(tmp_path, monkeypatch):
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))

@@ -18,7 +18,13 @@ from tina_utils.phase.replay import (
                                      replay_stop,
                                      stop_record,
 )
-from tina_utils.phase.report import checkpoint_scores, plot_phase_panel, relate_to_checkpoints
+from tina_utils.phase.report import (
+                                     checkpoint_scores,
+                                     format_relation,
+                                     plot_phase_panel,
+                                     relate_run,
+                                     relate_to_checkpoints,
+)
 from tina_utils.transition.detect import (
                                      Transition,
                                      autocorrelation,
@@ -44,6 +50,6 @@ from tina_utils.transition.online import (
 __all__ = ["ALIASES", "KINDS", "METRICS", "MODES", "STEP_NAMES", "SYNTHETIC_KINDS", "OnlineDetector", "StopComparison",
            "Transition", "TransitionCallback", "alarm_summary", "autocorrelation", "canonical_name", "canonicalize",
            "change_onset", "checkpoint_scores", "compare_stop", "detect_all", "detect_series", "detect_transition",
-           "find_stopped_run", "first_alarm", "format_comparison", "format_record", "format_replay",
+           "find_stopped_run", "first_alarm", "format_comparison", "format_record", "format_relation", "format_replay",
            "kept_before_transition", "load_logs", "noise_sd", "online_alarms", "plot_phase_panel",
-           "relate_to_checkpoints", "replay_stop", "stop_record", "summary_table", "synthetic_logs"]
+           "relate_run", "relate_to_checkpoints", "replay_stop", "stop_record", "summary_table", "synthetic_logs"]
