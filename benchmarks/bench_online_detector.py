@@ -11,19 +11,9 @@ import time
 
 import numpy as np
 
-from tina_utils.phase import OnlineDetector, synthetic_logs
+from tina_utils.phase import change_onset, first_alarm
 
 KINDS = ("step", "ramp", "noisy", "peak", "none")
-
-
-def run_one(kind: str, seed: int, n_steps: int, min_steps: int, confirm: int) -> tuple[int | None, int | None]:
-    """(true step, confirmation step) for one synthetic series fed point by point."""
-    logs, true = synthetic_logs(kind, n_steps=n_steps, seed=seed)
-    det = OnlineDetector("format_reward", min_steps=min_steps, confirm_steps=confirm)
-    for step, value in zip(logs["step"], logs["format_reward"]):
-        if det.update(int(step), float(value)) is not None:
-            return true, det.confirmed_at
-    return true, None
 
 
 def main(argv=None) -> None:
@@ -40,13 +30,13 @@ def main(argv=None) -> None:
     for kind in KINDS:
         lags, early, missed, alarms = [], 0, 0, 0
         for seed in range(1000, 1000 + args.seeds):
-            true, at = run_one(kind, seed, args.steps, args.min_steps, args.confirm)
+            true, at = first_alarm(kind, seed, args.steps, args.min_steps, args.confirm)
             alarms += at is not None
             if true is None:
                 continue
             if at is None:
                 missed += 1
-            elif at < true - (args.steps // 10 if kind == "ramp" else 0):
+            elif at < change_onset(kind, true, args.steps):
                 early += 1
             else:
                 lags.append(at - true)

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from transformers import TrainerControl, TrainerState
 
+from tina_utils import phase
 from tina_utils.phase import TransitionCallback, early_stop, load_logs, synthetic_logs
 from tina_utils.runs import mark_complete
 
@@ -116,3 +117,56 @@ def test_tiny_early_stop_cuts_the_unstopped_run_short_and_every_tiny_claim_holds
     result = claims.check(seed=0)
     assert result["holds"] == {claim: True for claim in result["holds"]}, result
     assert result["steps_saved"] == (0 if record["stop_at"] is None else 75 - record["stop_at"])
+
+
+# ---------------------------------------------------------------- notebook 05's replay and stop report
+def test_replay_stops_at_the_confirmation_and_keeps_the_checkpoint_before_the_transition(tmp_path):
+    run = tmp_path / "run"
+    for step in (10, 20, 30, 40):
+        _adapter_checkpoint(run, step)
+    logs, true = synthetic_logs("step", n_steps=80, change=35, seed=0)
+    replayed = phase.replay_stop(logs, run, tmp_path / "out", min_steps=10, confirm_steps=5)
+    assert replayed == {"transition_step": true, "stopped_at": true + 5, "last_step": 80, "steps_saved": 40,
+                        "kept_checkpoint": "checkpoint-30"}
+    assert (tmp_path / "out" / "transition.json").exists() and not (run / "transition.json").exists()
+    assert phase.format_replay(replayed, best_step=30) == (
+        "transition at step 35, confirmed and stopped at step 40 of 80: 40 steps (50%) saved; "
+        "checkpoint kept: checkpoint-30\nbest checkpoint: step 30")
+    flat, _ = synthetic_logs("none", seed=0)
+    replayed = phase.replay_stop(flat, run, tmp_path / "flat")
+    assert (replayed["stopped_at"], replayed["steps_saved"], replayed["kept_checkpoint"]) == (None, 0, None)
+    assert phase.format_replay(replayed, best_step=30) == "no confirmed transition: the run would train all 200 steps"
+
+
+def _comparison(**changes) -> dict:
+    return {"full_transition_step": 24, "full_transition_interval": [24, 24], "best_checkpoint": "checkpoint-60",
+            "best_score": 78.5, "best_stderr": 2.54, "detected_step": 24, "stopped_at": 60,
+            "stop_minus_transition": 36, "kept_checkpoint": "checkpoint-15", "kept_score": 70.62,
+            "kept_stderr": 2.9, "score_diff": -7.88, "diff_stderr": 3.82, "within_noise": False,
+            "planned_steps": 75, "steps_saved": 15, "cpu_seconds_stopped": 25.0, "cpu_seconds_full": 50.0, **changes}
+
+
+def test_the_stop_report_prints_the_comparison_and_checks_the_tiny_claim(tmp_path):
+    text = phase.format_comparison(_comparison())
+    assert text.splitlines() == [
+        "unstopped run: transition at step 24 (interval [24, 24]), best checkpoint-60 = 78.5 ± 2.5",
+        "stopped run:   detected step 24, confirmed and stopped at 60 (+36 steps from its transition)",
+        "kept checkpoint-15 = 70.6 ± 2.9: difference -7.9 ± 3.8 -> OUTSIDE the noise (2 SE)",
+        "saved 15 of 75 steps; training time 25 s instead of 50 s (50% less)"]
+    within = phase.format_comparison(_comparison(within_noise=True, stop_minus_transition=None))
+    assert "-> within the noise" in within and "(no offline transition in the unstopped run)" in within
+    assert phase.kept_before_transition(_comparison())
+    assert not phase.kept_before_transition(_comparison(kept_checkpoint="checkpoint-30"))
+    assert not phase.kept_before_transition(_comparison(steps_saved=0))
+
+
+def test_a_run_that_did_not_stop_has_nothing_to_compare(tmp_path):
+    full = _fake_run(tmp_path / "full", 30, 30, _record("observe", 20))
+    assert phase.compare_stop(full, full) == (None, None, None)  # nothing is evaluated
+    assert phase.format_comparison(None, full).startswith("full: the online detector confirmed no transition")
+    assert phase.find_stopped_run(full) == full and phase.find_stopped_run(None, profile="paper") is None
+    record = phase.stop_record(full)
+    assert record == {"mode": "observe", "transition": {"step": 15}, "detected_at": 20, "stop_at": None,
+                      "kept_checkpoint": "checkpoint-15"}
+    assert json.loads(phase.format_record(record)) == record
+    assert phase.stop_record(None) is None and phase.format_record(None).startswith("no early-stopped run")

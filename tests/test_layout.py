@@ -27,7 +27,7 @@ STAGES = {
                  "lighteval_grader", "lighteval_side", "merge_rounding", "shards", "stats", "scoring", "provenance",
                  "paper_verdict", "selection"},
     "cost": {"__init__", "__main__", "accounting"},
-    "phase": {"__init__", "report", "early_stop"},
+    "phase": {"__init__", "report", "early_stop", "replay"},
 }
 # A stage may import only stages before it. The grader (rewards) comes first: preparing data checks that golds parse.
 STAGE_ORDER = ("rewards", "data", "train", "evaluate", "cost", "phase")

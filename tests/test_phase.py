@@ -15,11 +15,15 @@ from tina_utils.phase import (
     OnlineDetector,
     Transition,
     TransitionCallback,
+    alarm_summary,
     canonical_name,
     detect_all,
     detect_transition,
+    format_relation,
     load_logs,
+    online_alarms,
     plot_phase_panel,
+    relate_run,
     relate_to_checkpoints,
     synthetic_logs,
 )
@@ -155,6 +159,22 @@ def test_relate_to_checkpoints():
     assert relate_to_checkpoints(None, _scores(best=150))["claim_holds"] is None
 
 
+
+def test_relate_run_reads_the_sweep_at_the_reported_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
+    t = Transition("format_reward", "rise", 120, 110, 130, 8.0, 0.1, 0.9, 0.05)
+    assert relate_run("r", t) is None
+    assert format_relation(None, "r") == "no checkpoint sweep yet for r (run notebook 03): relation skipped"
+    sweep = tmp_path / "03_evaluate" / "r"
+    _scores(best=100).to_csv(sweep / "scores.csv", index=False)
+    (sweep / "best.json").write_text(json.dumps({"checkpoint": "checkpoint-150", "step": 150}))
+    relation = relate_run("r", t, steps_per_epoch=200, out=tmp_path)
+    assert (relation["best_step"], relation["best_score"], relation["distance_steps"]) == (150, 45.0, 30)
+    assert json.loads((tmp_path / "r_relation.json").read_text())["best_step"] == 150
+    lines = format_relation(relation, "r").splitlines()
+    assert lines[0] == "               best_step: 150" and len(lines) == len(relation)
+    assert "      distance_pct_epoch: 15.0" in lines
+
 def test_plot_phase_panel_writes_figure(tmp_path, monkeypatch):
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
     logs, _ = synthetic_logs("step", seed=0)
@@ -212,6 +232,22 @@ def test_online_detector_never_looks_ahead():
     part = logs[logs["step"] <= true + 5]
     assert [s for s, v in zip(part["step"], part["format_reward"]) if cut.update(int(s), float(v))] == hits
 
+
+
+def test_online_lag_table_on_fixed_seeds():
+    alarms = online_alarms(("step", "ramp", "none"), seeds=range(1000, 1003), n_steps=150, min_steps=10,
+                           confirm_steps=5)
+    assert alarms.columns.tolist() == ["kind", "alarm", "lag", "false alarm"] and len(alarms) == 9
+    none = alarms[alarms["kind"] == "none"]
+    assert not none["alarm"].any() and not none["false alarm"].any() and none["lag"].isna().all()
+    assert alarms.loc[alarms["kind"] == "step", "lag"].tolist() == [5.0, 5.0, 5.0]  # = confirm_steps
+    ramp = alarms.loc[alarms["kind"] == "ramp", "lag"]
+    assert ((ramp >= -15) & (ramp < 5)).all()  # confirmed mid-ramp, after it began (15 steps before its midpoint)
+    summary = alarm_summary(alarms)
+    assert summary.index.tolist() == ["step", "ramp", "none"]
+    assert summary.columns.tolist() == ["alarms", "lag_mean", "lag_max", "false_alarms"]
+    assert summary["alarms"].tolist() == [3, 3, 0] and summary["false_alarms"].tolist() == [0, 0, 0]
+    assert summary.loc["step", "lag_mean"] == summary.loc["step", "lag_max"] == 5.0
 
 def test_from_recipe_and_modes():
     assert TransitionCallback.from_recipe({"transition_mode": "off"}) is None

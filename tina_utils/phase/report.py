@@ -3,10 +3,13 @@
 Used in: notebooks/05_phase_transition. The transition comes from `tina_utils.transition.detect_transition`.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from tina_utils import plots
+from tina_utils import env, plots
+from tina_utils.evaluate.selection import read_best
 from tina_utils.transition.detect import Transition
 from tina_utils.transition.logs import METRICS, load_logs
 
@@ -22,6 +25,26 @@ def checkpoint_scores(scores: pd.DataFrame, include_base: bool = False, metric: 
         raise ValueError(f"no benchmark was scored for every checkpoint; benchmarks: {scored}")
     return table.mean(axis=1).rename("score")
 
+
+def relate_run(run_id: str, transition, steps_per_epoch: float | None = None, out=None) -> dict | None:
+    """relate_to_checkpoints on the run's checkpoint sweep (notebook 03), at the checkpoint that sweep reported;
+    written to `out/<run_id>_relation.json`. None when the run was not swept."""
+    scores_path = env.results_dir("03_evaluate", run_id) / "scores.csv"
+    if not scores_path.exists():
+        return None
+    reported = read_best(run_id)  # the checkpoint notebook 03 chose, by the rule it records
+    relation = relate_to_checkpoints(transition, pd.read_csv(scores_path), steps_per_epoch,
+                                     best_step=reported and reported["step"])
+    if out is not None:
+        pd.Series(relation).to_json(Path(out) / f"{run_id}_relation.json", indent=2)
+    return relation
+
+
+def format_relation(relation: dict | None, run_id: str) -> str:
+    """One aligned `key: value` line per field, or why there is no relation."""
+    if relation is None:
+        return f"no checkpoint sweep yet for {run_id} (run notebook 03): relation skipped"
+    return "\n".join(f"{key:>24}: {value}" for key, value in relation.items())
 
 def relate_to_checkpoints(transition, scores_df: pd.DataFrame, steps_per_epoch: float | None = None,
                           tolerance: int | None = None, best_step: int | None = None) -> dict:

@@ -203,3 +203,39 @@ class TransitionCallback(TrainerCallback):
         if self.mode != "off":
             self._write(args, state, last_step=state.global_step)
         return control
+
+
+def first_alarm(kind: str, seed: int, n_steps: int = 200, min_steps: int = 10,
+                confirm_steps: int = 5) -> tuple[int | None, int | None]:
+    """(true step, confirmation step or None) of the online detector fed one synthetic series point by point."""
+    logs, true = synthetic_logs(kind, n_steps=n_steps, seed=seed)
+    det = OnlineDetector("format_reward", min_steps=min_steps, confirm_steps=confirm_steps)
+    for step, value in zip(logs["step"], logs["format_reward"]):
+        if det.update(int(step), float(value)) is not None:
+            return true, det.confirmed_at
+    return true, None
+
+
+def change_onset(kind: str, true: int | None, n_steps: int) -> int | None:
+    """Step the change begins: the true step, or a ramp's start (n_steps/10 before its midpoint)."""
+    return None if true is None else true - (n_steps // 10 if kind == "ramp" else 0)
+
+
+def online_alarms(kinds=("step", "ramp", "noisy", "none"), seeds=range(1000, 1005), n_steps: int = 150,
+                  min_steps: int = 10, confirm_steps: int = 5) -> pd.DataFrame:
+    """One row per (kind, seed): alarm raised, lag (confirmation - true step), false alarm (flat or before onset)."""
+    rows = []
+    for kind in kinds:
+        for seed in seeds:
+            true, at = first_alarm(kind, seed, n_steps, min_steps, confirm_steps)
+            onset = change_onset(kind, true, n_steps)
+            rows.append({"kind": kind, "alarm": at is not None,
+                         "lag": None if at is None or true is None else at - true,
+                         "false alarm": at is not None and (true is None or at < onset)})
+    return pd.DataFrame(rows)
+
+
+def alarm_summary(alarms: pd.DataFrame) -> pd.DataFrame:
+    """Per kind: alarms, mean and max lag, false alarms."""
+    return alarms.groupby("kind", sort=False).agg(alarms=("alarm", "sum"), lag_mean=("lag", "mean"),
+                                                  lag_max=("lag", "max"), false_alarms=("false alarm", "sum"))
