@@ -13,7 +13,8 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tina_utils"
-SHARED = {"__init__", "env", "runs", "devices", "paper", "pipeline", "grid", "plots", "claims", "colab"}
+SHARED = {"__init__", "env", "runs", "devices", "paper", "pipeline", "grid", "executors", "plan", "plots", "claims",
+          "colab"}
 SHARED_PACKAGES = {
     "worlds": {"__init__", "tiny", "r1_mini", "save"},
     "transition": {"__init__", "logs", "detect", "online"},
@@ -26,7 +27,7 @@ STAGES = {
     "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters", "findings",
                  "lighteval_grader", "lighteval_side", "merge_rounding", "shards", "stats", "scoring", "provenance",
                  "paper_verdict", "selection"},
-    "cost": {"__init__", "__main__", "accounting"},
+    "cost": {"__init__", "__main__", "accounting", "estimate"},
     "phase": {"__init__", "report", "early_stop", "replay"},
 }
 # A stage may import only stages before it. The grader (rewards) comes first: preparing data checks that golds parse.

@@ -183,3 +183,12 @@ def test_every_papermill_command_in_a_notebook_names_parameters_it_has(notebook)
         known = set(papermill.inspect_notebook(str(source)))
         given = [words[i + 1] for i, word in enumerate(words) if word == "-p"]
         assert given and set(given) <= known, f"{command}: {sorted(set(given) - known)} not in the parameters cell"
+
+
+def test_code_cells_narrate_in_a_few_lines(notebook):
+    from tina_utils import colab
+
+    for cell in _code(notebook):
+        text = _text(cell)
+        if not text.startswith(colab.BOOTSTRAP_FIRST_LINE):  # the set-up cell shows only its title line
+            assert len(text.splitlines()) <= 12, f"move the logic into tina_utils: {text[:80]!r}"

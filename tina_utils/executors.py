@@ -118,6 +118,11 @@ def to_submit(study: str, todo: list[dict]) -> list[dict]:
             and not still_running(records[grid.point_name(p)])]
 
 
+def available_threads() -> int:
+    """The threads this command may use: its OMP_NUM_THREADS when set (a cap the points share), else the cores."""
+    return int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
+
+
 def job_environment(slot: int, max_parallel: int, n_gpus: int, cores: int) -> dict:
     """The variables that keep concurrent points apart: own GPUs on a GPU machine, a share of the cores on a CPU."""
     if n_gpus:
@@ -171,7 +176,7 @@ def run_local(todo: list[dict], fixed: dict, profile: str, only, study: str, max
 
     executor = submitit.LocalExecutor(folder=jobs_dir(study))
     executor.update_parameters(timeout_min=LOCAL_TIMEOUT_MIN)
-    n_gpus, cores = torch.cuda.device_count(), os.cpu_count() or 1
+    n_gpus, cores = torch.cuda.device_count(), available_threads()
     queue, slots = list(todo), {}
     while queue or slots:
         for slot in [s for s in range(max_parallel) if s not in slots][:len(queue)]:
