@@ -44,3 +44,30 @@ def test_a_gpqa_gold_that_is_not_a_letter_does_not_fail_lightevals_batch():
     verdicts = lighteval_grader.grade_rows(rows)
     assert [v["correct"] for v in verdicts] == [True, False, True]
     assert verdicts[1]["ungradable"].startswith("lighteval cannot grade this row: ValueError")
+
+
+def test_two_processes_that_need_the_side_environment_at_once_build_it_once(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from tina_utils.evaluate import lighteval_grader
+
+    monkeypatch.setenv("TINA_LIGHTEVAL_VENV", str(tmp_path / "side"))
+    built = []
+
+    def fake_venv(command, check):  # a slow `python -m venv`: the second caller must wait, then find it ready
+        built.append(command[-1])
+        time.sleep(0.3)
+        (tmp_path / "side" / "bin").mkdir(parents=True)
+        (tmp_path / "side" / "bin" / "python").write_text("")
+
+    monkeypatch.setattr(lighteval_grader.subprocess, "run", fake_venv)
+    monkeypatch.setattr(lighteval_grader, "_pip", lambda python, *args: None)
+    found = []
+    callers = [threading.Thread(target=lambda: found.append(lighteval_grader.ensure_side_env(say=lambda _: None)))
+               for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert built == [str(tmp_path / "side")] and found == [tmp_path / "side" / "bin" / "python"] * 2

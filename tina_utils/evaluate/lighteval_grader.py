@@ -48,16 +48,22 @@ def _pip(python: Path, *args: str) -> None:
 
 def ensure_side_env(say=print) -> Path:
     """The side environment's python, creating the environment first if it is missing (minutes, once)."""
+    from filelock import FileLock
+
     folder = side_env_dir()
     python = folder / "bin" / "python"
     if (folder / MARKER).exists() and python.exists():
         return python
-    started = time.time()
-    say(f"creating the lighteval 0.8.1 side environment in {folder} (once; a few minutes)")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
-    _pip(python, TORCH)
-    _pip(python, *PINS, TORCH)
-    (folder / MARKER).write_text(json.dumps({"pins": [*PINS, TORCH], "seconds": round(time.time() - started)}))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder.with_name(f".{folder.name}.lock"))):  # processes that need it at once build it once
+        if (folder / MARKER).exists() and python.exists():
+            return python
+        started = time.time()
+        say(f"creating the lighteval 0.8.1 side environment in {folder} (once; a few minutes)")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
+        _pip(python, TORCH)
+        _pip(python, *PINS, TORCH)
+        (folder / MARKER).write_text(json.dumps({"pins": [*PINS, TORCH], "seconds": round(time.time() - started)}))
     return python
 
 
