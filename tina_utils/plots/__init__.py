@@ -1,0 +1,22 @@
+"""Figures in one house style, each drawn from tables saved under results/ (see `registry`). Used in: every notebook.
+
+`python -m tina_utils.plots` (`make figures`) redraws every figure whose tables exist, without a model or torch.
+"""
+
+from tina_utils.plots.style import BASE, COLUMN, FULL, OURS, TINA, figure, save
+
+__all__ = ["BASE", "COLUMN", "FULL", "OURS", "TINA", "draw", "figure", "redraw_all", "save"]
+
+
+def draw(name: str):
+    """Redraw the figure `name` from its saved tables (registry.draw); return its PNG path."""
+    from tina_utils.plots import registry  # the registry imports the drawing modules, which import this package
+
+    return registry.draw(name)
+
+
+def redraw_all() -> list:
+    """Redraw every figure whose tables exist (registry.redraw_all); return their PNG paths."""
+    from tina_utils.plots import registry
+
+    return registry.redraw_all()

@@ -1,0 +1,3 @@
+"""Paper-vs-ours figures: per-benchmark scores, training curves over seeds, the phase grid, grader disagreement."""
+
+REGISTRY = {}
