@@ -168,8 +168,9 @@ def test_the_dataset_summary_counts_rows_gold_types_and_prompt_tokens(tmp_path, 
     assert (row.raw_rows, row.rows, row.dropped_too_long, row.gold_integer) == (3, 1, 2, 1)
     assert lengths.tolist() == [9] and row.prompt_tokens_max == 9 and row.gold_parse_share == 1.0
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
-    png = plots.prompt_lengths(pd.Series([9, 11, 11]), "tiny", budget=12)
-    assert png == tmp_path / "figures" / "01_prompt_lengths_tiny.png" and png.with_suffix(".svg").exists()
+    png = plots.write_prompt_lengths(pd.Series([9, 11, 11]), "tiny", budget=12)
+    assert png == tmp_path / "figures" / "01_prompt_lengths_tiny.png" and png.with_suffix(".pdf").exists()
+    assert pd.read_csv(tmp_path / "01_data" / "tiny_prompt_lengths.csv")["prompt_tokens"].tolist() == [9, 11, 11]
 
 
 def test_max_prompt_tokens_without_tokenizer_is_an_error():

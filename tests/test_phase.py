@@ -22,7 +22,6 @@ from tina_utils.phase import (
     format_relation,
     load_logs,
     online_alarms,
-    plot_phase_panel,
     relate_run,
     relate_to_checkpoints,
     synthetic_logs,
@@ -175,11 +174,15 @@ def test_relate_run_reads_the_sweep_at_the_reported_checkpoint(tmp_path, monkeyp
     assert lines[0] == "               best_step: 150" and len(lines) == len(relation)
     assert "      distance_pct_epoch: 15.0" in lines
 
-def test_plot_phase_panel_writes_figure(tmp_path, monkeypatch):
-    monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
+def test_phase_panel_draws_three_metrics_bands_and_the_checkpoint():
+    from tina_utils.plots.phase import panel
+
     logs, _ = synthetic_logs("step", seed=0)
-    fig = plot_phase_panel(logs, detect_all(logs, n_boot=0), best_step=90, name="phase_test")
-    assert len(fig.axes) == 3 and (tmp_path / "figures" / "phase_test.png").stat().st_size > 1000
+    found = detect_all(logs, n_boot=0)
+    fig = panel(logs, found, best_step=90)
+    assert len(fig.axes) == 3
+    assert all(90 in [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"] for ax in fig.axes)
+    assert fig.axes[0].patches[0].get_x() == found["format_reward"].lo - 0.5  # the format band on every panel
 
 
 def _drive(cb, series, tmp_path):

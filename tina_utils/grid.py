@@ -121,27 +121,10 @@ def study_table(records: list[dict], names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_study(table: pd.DataFrame, study: str):
-    """Our score per setting (mean +- s.e. over seeds) beside the paper's number."""
-    from matplotlib.figure import Figure
-
-    labels = [" ".join(str(v) for v in row) for row in table.drop(
-        columns=["n_seeds", "mean", "stderr", "paper", "failed"]).itertuples(index=False)]
-    fig = Figure(figsize=(1.2 + 1.1 * len(table), 3), layout="constrained")
-    ax = fig.subplots()
-    x = range(len(table))
-    ax.bar(x, table["mean"].fillna(0), yerr=table["stderr"].fillna(0), capsize=3, label="ours (mean +- s.e.)")
-    ax.scatter(x, table["paper"], color="black", marker="_", s=400, zorder=3, label="paper")
-    ax.set_xticks(list(x), labels, rotation=20, ha="right")
-    ax.set(ylabel="best-checkpoint average (%)", title=f"study {study}")
-    ax.legend(fontsize=7)
-    return fig
-
-
 def write_study(table: pd.DataFrame, study: str) -> Path:
     """results/studies/<study>/study.csv and the figure results/figures/study_<study>.png."""
     path = study_dir(study) / "study.csv"
     table.to_csv(path, index=False, lineterminator="\n")
-    plots.save(plot_study(table, study), f"study_{study}")
+    plots.draw(f"study_{study}")
     print(table.round(2).to_string(index=False))
     return path

@@ -17,7 +17,6 @@ from tina_utils.evaluate.checkpoint_sweep import (
                                                   base_model_of,
                                                   best_checkpoint,
                                                   compare_to_paper,
-                                                  plot_scores,
                                                   sweep,
                                                   timing_table,
 )
@@ -48,6 +47,6 @@ __all__ = ["BACKENDS", "GENERATION_FIELDS", "PAPER_BENCHMARKS", "PAPER_SEED", "P
            "best_of_k_exact", "macro_average", "select_checkpoint", "selected_checkpoint", "selection_optimism",
            "selection_table", "read_best",
            "cache_key", "check_adapter", "choose_max_lora_rank", "compare_to_paper", "evaluate",
-           "get_preset", "grade_frame", "grade_samples", "load_rows", "pass_at_k", "plot_scores", "preset_hash",
+           "get_preset", "grade_frame", "grade_samples", "load_rows", "pass_at_k", "preset_hash",
            "prompt_ids", "resolve_backend", "stderr", "summarize", "sweep", "timing_table",
            "vllm_available"]

@@ -65,27 +65,6 @@ def timing_table(samples: pd.DataFrame) -> pd.DataFrame:
     return table[TIMING_COLUMNS]
 
 
-def plot_scores(scores: pd.DataFrame, run_id: str, metric: str = "pass@1"):
-    """Score vs step per benchmark (error bars: stderr over problems), base model as a dashed line."""
-    from matplotlib.figure import Figure
-
-    part = scores[scores.metric == metric]
-    benchmarks = list(dict.fromkeys(part.benchmark))
-    fig = Figure(figsize=(3.2 * len(benchmarks), 2.8), layout="constrained")
-    for ax, name in zip(fig.subplots(1, len(benchmarks), squeeze=False)[0], benchmarks):
-        rows = part[(part.benchmark == name) & (part.checkpoint != "base")].sort_values("step")
-        ax.errorbar(rows.step, rows.value, yerr=rows.stderr.fillna(0), marker="o", ms=3, capsize=2,
-                    label="checkpoints")
-        base = part[(part.benchmark == name) & (part.checkpoint == "base")]
-        if len(base):
-            ax.axhline(base.value.iloc[0], color="grey", ls="--", label="base model")
-        ax.set(title=name, xlabel="training step", ylabel=f"{metric} (%)")
-        ax.legend(fontsize=7)
-    note = provenance.mixed_note(scores)
-    fig.suptitle(f"{run_id}: {metric} vs step" + (f"\n{note}" if note else ""))
-    return fig
-
-
 def compare_to_paper(scores: pd.DataFrame, checkpoint: str, metric: str = "pass@1") -> pd.DataFrame | None:
     """Our base and `checkpoint` next to the paper's base and Tina models (None without reference data)."""
     try:
@@ -175,7 +154,7 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
     write_outputs(out_dir, scores, timing, samples, checked)
     best = select_checkpoint(scores, checked, why_no_validation=why or "no validation split was evaluated")
     (out_dir / "best.json").write_text(json.dumps(best, indent=1) + "\n")
-    figure = plots.save(plot_scores(scores, run_id), f"03_score_vs_step_{run_id}")
+    figure = plots.draw(f"03_score_vs_step_{run_id}")
     print(f"cache: {samples.attrs['cache_hits']} hits, {samples.attrs['cache_misses']} generated")
     return SweepResult(run_id, scores, timing, samples, best, out_dir, figure,
                        samples.attrs["cache_hits"], samples.attrs["cache_misses"])

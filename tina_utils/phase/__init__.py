@@ -21,7 +21,6 @@ from tina_utils.phase.replay import (
 from tina_utils.phase.report import (
                                      checkpoint_scores,
                                      format_relation,
-                                     plot_phase_panel,
                                      relate_run,
                                      relate_to_checkpoints,
 )
@@ -51,5 +50,5 @@ __all__ = ["ALIASES", "KINDS", "METRICS", "MODES", "STEP_NAMES", "SYNTHETIC_KIND
            "Transition", "TransitionCallback", "alarm_summary", "autocorrelation", "canonical_name", "canonicalize",
            "change_onset", "checkpoint_scores", "compare_stop", "detect_all", "detect_series", "detect_transition",
            "find_stopped_run", "first_alarm", "format_comparison", "format_record", "format_relation", "format_replay",
-           "kept_before_transition", "load_logs", "noise_sd", "online_alarms", "plot_phase_panel",
+           "kept_before_transition", "load_logs", "noise_sd", "online_alarms",
            "relate_run", "relate_to_checkpoints", "replay_stop", "stop_record", "summary_table", "synthetic_logs"]

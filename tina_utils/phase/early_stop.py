@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tina_utils import cost, env, plots, runs
+from tina_utils import cost, env, runs
 from tina_utils import evaluate as ev
 from tina_utils.evaluate import base_model_of
 from tina_utils.paper import load_reference
@@ -167,51 +167,3 @@ def paper_projection(lag_steps: int = 10) -> pd.DataFrame:
                      "stopped_usd": (task["train_usd"] + task["eval_usd"]) * share,
                      "saved_usd": (task["train_usd"] + task["eval_usd"]) * (1 - share), "fraction_saved": 1 - share})
     return pd.DataFrame(rows)
-
-
-def plot_projection(table: pd.DataFrame, name: str | None = "early_stop_paper_projection"):
-    """Tina's train + eval cost per run as trained vs stopped at the transition (projected), one bar pair per run."""
-    fig = plots.figure(6.5, 3)
-    ax = fig.subplots()
-    x = range(len(table))
-    ax.bar([i - 0.2 for i in x], table["train_usd"] + table["eval_usd"], 0.4, color="0.6", label="as trained (paper)")
-    ax.bar([i + 0.2 for i in x], table["stopped_usd"], 0.4, color="C0", label="stopped at the transition (projected)")
-    for i, row in zip(x, table.itertuples()):
-        ax.text(i + 0.2, row.stopped_usd, f"-{row.fraction_saved:.0%}", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(list(x), [t.replace("Tina-", "") for t in table["task"]], fontsize=8)
-    ax.set(ylabel="train + eval (USD)", title="What stopping at the transition would have saved")
-    ax.legend(fontsize=7)
-    if name:
-        plots.save(fig, name)
-    return fig
-
-
-def plot_stop(full_run, stopped_run, full_scores: pd.DataFrame, stopped_scores: pd.DataFrame, name: str | None = None):
-    """Format reward of both runs with the stop, and checkpoint scores (± 1 stderr) of both; saved under figures/."""
-    full_logs, stopped_logs = load_logs(runs.run_dir(full_run)), load_logs(runs.run_dir(stopped_run))
-    record = read_transition(stopped_run) or {}
-    fig = plots.figure(9, 3.2)
-    left, right = fig.subplots(1, 2)
-    left.plot(full_logs["step"], full_logs["format_reward"], color="0.6", lw=1, label="unstopped run")
-    left.plot(stopped_logs["step"], stopped_logs["format_reward"], color="C0", lw=1.4, label="stopped run")
-    for ax in (left, right):
-        if record.get("transition"):
-            ax.axvline(record["transition"]["step"], color="C3", lw=1, label="detected transition")
-        if record.get("stop_at") is not None:
-            ax.axvline(record["stop_at"], color="k", ls="--", lw=1, label="stop")
-    left.set(title="format reward", xlabel="step")
-    stopped_table = scores_by_checkpoint(stopped_scores)
-    for table, colour, label in ((scores_by_checkpoint(full_scores), "0.5", "unstopped run"),
-                                 (stopped_table, "C0", "stopped run")):
-        right.errorbar(table["step"], table["score"], yerr=table["stderr"], color=colour, marker="o", ms=4,
-                       capsize=2, label=label)
-    kept = record.get("kept_checkpoint")
-    if kept in stopped_table.index:
-        right.plot(stopped_table.loc[kept, "step"], stopped_table.loc[kept, "score"], "*", color="C3", ms=13,
-                   label="kept checkpoint")
-    right.set(title="held-out pass@1 (%) per checkpoint", xlabel="step")
-    left.legend(fontsize=7)
-    right.legend(fontsize=7)
-    if name:
-        plots.save(fig, name)
-    return fig

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tina_utils import env, plots
+from tina_utils import env
 from tina_utils.evaluate.selection import read_best
 from tina_utils.transition.detect import Transition
-from tina_utils.transition.logs import METRICS, load_logs
 
 
 def checkpoint_scores(scores: pd.DataFrame, include_base: bool = False, metric: str = "pass@1") -> pd.Series:
@@ -72,40 +71,3 @@ def relate_to_checkpoints(transition, scores_df: pd.DataFrame, steps_per_epoch: 
             "distance_pct_epoch": round(100 * distance / steps_per_epoch, 1) if steps_per_epoch else None,
             "checkpoint_at_transition": at, "score_at_transition": float(score[at]),
             "score_gap": float(score[best] - score[at]), "claim_holds": bool(lo - tolerance <= best <= hi)}
-
-
-LABELS = {"format_reward": "format reward", "completion_length": "completion length",
-          "accuracy_reward": "accuracy reward"}
-
-
-def plot_phase_panel(logs, transition=None, best_step: int | None = None, name: str | None = None, title: str = ""):
-    """Paper-style panel: format reward, completion length, accuracy vs step; transition band; best checkpoint.
-
-    `transition`: a Transition (its band on every panel) or a dict {metric: Transition | None} (each panel
-    its own, the format transition's band on all). Saved under results/figures/ when `name` is given.
-    """
-    df = logs if isinstance(logs, pd.DataFrame) and "step" in logs else load_logs(logs)
-    per = transition if isinstance(transition, dict) else {}
-    main = per.get("format_reward") if per else transition
-    metrics = [m for m in METRICS if m in df]
-    fig = plots.figure(3.3 * len(metrics), 2.8)
-    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
-    for ax, m in zip(axes, metrics):
-        sub = df[["step", m]].dropna()
-        window = max(1, len(sub) // 25)
-        ax.plot(sub["step"], sub[m], color="0.75", lw=0.8, label="logged")
-        ax.plot(sub["step"], sub[m].rolling(window, center=True, min_periods=1).mean(), color="C0", lw=1.6,
-                label="smoothed")
-        for t, colour in ((main, "C3"), (per.get(m) if m != "format_reward" else None, "C2")):
-            if t is not None:
-                ax.axvspan(t.lo, t.hi, color=colour, alpha=0.15, lw=0)
-                ax.axvline(t.step, color=colour, lw=1.2, ls="-", label=f"{LABELS.get(t.metric, t.metric)} transition")
-        if best_step is not None:
-            ax.axvline(best_step, color="k", ls="--", lw=1.2, label="best checkpoint")
-        ax.set(title=LABELS[m], xlabel="step")
-    axes[0].legend(fontsize=6, loc="best")
-    if title:
-        fig.suptitle(title)
-    if name:
-        plots.save(fig, name)
-    return fig

@@ -1,244 +1,175 @@
-"""Figures redrawn from tables: the paper's (`paper_*`, committed) and our runs'. Used in: every notebook (save),
-04_cost_analysis.
+"""The paper's figures redrawn from its published tables (results/reference/), ours beside them where we have runs.
 
-Each figure function takes its table(s) (default: the reference CSVs / our run tables), draws on a
-pyplot-free `Figure` (no global state, any backend), saves PNG + SVG via `save`, and returns the figure.
-CLI: `python -m tina_utils.plots` redraws every figure under results/figures/ from results/ in seconds.
+Each function reads its tables (defaults: the committed reference CSVs) and returns (Figure, source tables);
+`registry.draw` saves them. Used in: notebooks 03 and 04.
 """
 
-from pathlib import Path
-
-import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from tina_utils import cost, env
+from tina_utils import env
 from tina_utils.paper import BENCHMARKS, load_reference
+from tina_utils.plots import style
+from tina_utils.plots.style import BASE, FULL, LABELS, OURS, TINA
 
-TINA, BASE, OURS = "#c0392b", "#7f8c8d", "#2471a3"
-LABELS = {"aime24": "AIME24", "aime25": "AIME25", "amc23": "AMC23", "math500": "MATH500", "gpqa": "GPQA-D",
-          "minerva": "Minerva", "avg": "Average"}
-# Fixed SVG ids and no timestamp/version metadata, so re-running does not churn committed files.
-_RC = {"svg.hashsalt": "tina-figures", "svg.fonttype": "path", "font.size": 8, "axes.titlesize": 9,
-       "axes.spines.top": False, "axes.spines.right": False}
-
-
-def figure(width: float = 7.0, height: float = 3.5) -> Figure:
-    """A constrained-layout Figure with the repo's style (not registered with pyplot)."""
-    with matplotlib.rc_context(_RC):
-        return Figure(figsize=(width, height), layout="constrained", dpi=100)
+# Our recipes that train the paper's ablation models (results/reference/ablations.csv `model`).
+ABLATION_RECIPES = {"open_r1": "Tina-OpenR1", "thoughts": "Tina-OpenThoughts", "deepscaler": "Tina-DeepScaleR",
+                    "still": "Tina-STILL-3", "open_rs1": "Tina-Open-S1", "limr": "Tina-LIMR",
+                    "limr_lr_5e-6": "Tina-LIMR lr 5e-6", "limr_lr_5e-7": "Tina-LIMR lr 5e-7",
+                    "limr_rank_64": "Tina-LIMR r64", "limr_rank_16": "Tina-LIMR r16", "limr_rank_8": "Tina-LIMR r8",
+                    "limr_rank_4": "Tina-LIMR r4", "open_rs3": "Tina-Open-RS3",
+                    "open_rs3_drgrpo": "Tina-Open-RS3 Dr.GRPO"}
 
 
-def save(fig: Figure, name: str) -> Path:
-    """Write results/figures/<name>.png and .svg deterministically; return the PNG path."""
-    directory = env.results_dir("figures")
-    with matplotlib.rc_context(_RC):
-        fig.savefig(directory / f"{name}.png", dpi=120, metadata={"Software": None})
-        fig.savefig(directory / f"{name}.svg", metadata={"Date": None, "Creator": None})
-    return directory / f"{name}.png"
+def _reference(name: str):
+    """A committed reference table's path under results/reference/."""
+    return env.results_dir("reference") / f"{name}.csv"
 
 
-def prompt_lengths(lengths: pd.Series, dataset: str, budget: int) -> Path:
-    """Notebook 01: prompt lengths in tokens (a bar per length when there are few), the budget when near."""
-    fig = figure(6, 2.8)
-    ax = fig.subplots()
-    counts = lengths.value_counts().sort_index()
-    if len(counts) <= 40:  # few distinct lengths (the tiny world): one bar per length
-        ax.bar(counts.index, counts.values, width=0.8)
-        ax.set_xticks(counts.index)
-        ax.set_xlim(counts.index.min() - 3, counts.index.max() + 3)
-    else:
-        ax.hist(lengths, bins=60)
-    if lengths.max() >= budget / 2:
-        ax.axvline(budget, color=TINA, linestyle="--", label=f"budget {budget}")
-        ax.legend()
-    ax.set(xlabel="prompt tokens (chat template applied)", ylabel="prompts",
-           title=f"{dataset}: prompt lengths of {len(lengths):,} prepared rows")
-    return save(fig, f"01_prompt_lengths_{dataset}")
+def short(model: str) -> str:
+    """A model name without the '-1.5B-preview' tail (axis labels)."""
+    return model.replace("-1.5B-preview", "").replace("-1.5B-Preview", "").replace("Tina-", "")
 
 
-def _label_points(ax, xs, ys, names, below=()) -> None:
-    """Small text labels next to scatter points (under the point for names in `below`, to avoid overlaps)."""
+def _label(ax, xs, ys, names, below=()) -> None:
+    """Text labels next to scatter points (under the point for names starting with one of `below`)."""
     for x, y, name in zip(xs, ys, names):
-        offset = (4, -9) if any(name.startswith(b) for b in below) else (4, 3)
-        ax.annotate(name, (x, y), xytext=offset, textcoords="offset points", fontsize=7)
+        offset = (3, -10) if any(name.startswith(b) for b in below) else (3, 3)
+        ax.annotate(name, (x, y), xytext=offset, textcoords="offset points")
 
 
-def paper_overall_comparison(table: pd.DataFrame | None = None) -> Figure:
+@style.styled
+def overall_comparison(table: pd.DataFrame | None = None):
     """Paper Fig. 1: six-benchmark average vs training cost and vs data amount (log axes)."""
     table = load_reference("overall_comparison") if table is None else table
     colors = [TINA if m == "Tina" else BASE for m in table["model"]]
-    with matplotlib.rc_context(_RC):
-        fig = figure(8, 3.4)
-        for ax, column, xlabel in zip(fig.subplots(1, 2), ["cost_usd", "data_k"],
-                                      ["training cost (USD, log)", "data: prompts x rollouts (thousands, log)"]):
-            ax.scatter(table[column], table["performance"], s=20 + 2 * table["time_h"], c=colors, alpha=0.8)
-            _label_points(ax, table[column], table["performance"], table["model"])
-            ax.set(xscale="log", xlabel=xlabel, ylabel="six-benchmark average (%)")
-            ax.margins(x=0.25, y=0.15)
-        fig.suptitle("Paper Fig. 1 redrawn: performance vs cost and data (marker area ~ hours)")
-    save(fig, "paper_overall_comparison")
-    return fig
+    fig = style.figure(FULL, 3.0)
+    for ax, column, xlabel in zip(fig.subplots(1, 2, sharey=True), ["cost_usd", "data_k"],
+                                  ["training cost (USD, log scale)", "prompts × rollouts (thousands, log scale)"]):
+        ax.scatter(table[column], table["performance"], s=12 + 1.5 * table["time_h"], c=colors, alpha=0.8)
+        _label(ax, table[column], table["performance"], table["model"], below=("Open-RS3", "STILL"))
+        ax.set(xscale="log", xlabel=xlabel)
+        ax.margins(x=0.3, y=0.15)
+    fig.axes[0].set_ylabel("six-benchmark average (%)")
+    fig.suptitle("Paper Fig. 1: performance vs training cost and data (marker area ∝ GPU-hours)")
+    return fig, [_reference("overall_comparison")]
 
 
-def paper_cost_breakdown(table: pd.DataFrame | None = None) -> Figure:
-    """Paper Table 1: train + eval USD per task (left) and the summary rows incl. $526 and $9 (right)."""
+@style.styled
+def cost_breakdown(table: pd.DataFrame | None = None):
+    """Paper Table 1: train + eval USD per task (left) and the totals incl. $526 and $9 (right)."""
     table = load_reference("costs") if table is None else table
-    with matplotlib.rc_context(_RC):
-        fig = figure(9, 3.8)
-        for ax, kind, title in zip(fig.subplots(1, 2, width_ratios=[3, 2]), ["task", "total"],
-                                   ["per task", "totals"]):
-            rows = table[table["kind"] == kind].iloc[::-1]
-            train = rows["train_usd"].fillna(0)
-            ax.barh(rows["task"], train, color=TINA, label="train")
-            ax.barh(rows["task"], rows["eval_usd"], left=train, color=BASE, label="eval")
-            for y, total in enumerate(rows["total_usd"]):
-                ax.text(total, y, f" ${total:g}", va="center", fontsize=7)
-            ax.set(xlabel="USD (about $1 per L40S GPU-hour)", title=f"Paper Table 1, {title}")
-            ax.margins(x=0.15)
-        ax.legend(loc="lower right", frameon=False)
-    save(fig, "paper_cost_breakdown")
-    return fig
+    fig = style.figure(FULL, 3.2)
+    for ax, kind, title in zip(fig.subplots(1, 2, width_ratios=[3, 2]), ["task", "total"], ["per task", "totals"]):
+        rows = table[table["kind"] == kind].iloc[::-1]
+        train = rows["train_usd"].fillna(0)
+        ax.barh(rows["task"], train, color=TINA, label="train")
+        ax.barh(rows["task"], rows["eval_usd"], left=train, color=BASE, hatch="//", label="evaluation")
+        for y, total in enumerate(rows["total_usd"]):
+            ax.text(total, y, f" ${total:g}", va="center")
+        ax.set(xlabel="USD (≈ $1 per L40S GPU-hour)", title=f"Paper Table 1, {title}")
+        ax.margins(x=0.2)
+    fig.axes[0].legend(loc="lower right")
+    return fig, [_reference("costs")]
 
 
-def paper_ablations(table: pd.DataFrame | None = None) -> Figure:
-    """Paper Table 4: average per dataset, learning rate, LoRA rank and algorithm (best ckpt % of epoch)."""
+def _our_ablation_points(studies: pd.DataFrame | None) -> pd.DataFrame:
+    """Study rows of recipes that train an ablation model: model, mean, stderr (empty without studies)."""
+    if studies is None or not len(studies) or "recipe" not in studies:
+        return pd.DataFrame(columns=["model", "mean", "stderr"])
+    rows = studies[studies["recipe"].isin(ABLATION_RECIPES)].dropna(subset=["mean"])
+    return rows.assign(model=rows["recipe"].map(ABLATION_RECIPES))[["model", "mean", "stderr"]]
+
+
+def study_tables() -> tuple[pd.DataFrame | None, list]:
+    """Every saved study table under results/studies/ concatenated (None when there is none), and their paths."""
+    paths = sorted(env.results_dir("studies").glob("*/study.csv"))
+    return (pd.concat([pd.read_csv(p) for p in paths]) if paths else None), paths
+
+
+@style.styled
+def ablations(table: pd.DataFrame | None = None, studies: pd.DataFrame | None = None):
+    """Paper Table 4 as dot plots on one shared axis: average per dataset, learning rate, LoRA rank and algorithm,
+    with our study's mean ± s.e. over seeds beside each setting we ran."""
     table = load_reference("ablations") if table is None else table
-    with matplotlib.rc_context(_RC):
-        fig = figure(8, 5.5)
-        axes = fig.subplots(2, 2).ravel()
-        data = table[table["ablation"] == "dataset"]
-        axes[0].scatter(data["dataset_size_k"], data["avg"], color=TINA)
-        _label_points(axes[0], data["dataset_size_k"], data["avg"],
-                      [f"{d} ({p:.0f}%)" for d, p in zip(data["dataset"], data["pct_epoch"])],
-                      below=("OpenThoughts",))
-        axes[0].set(xscale="log", xlabel="training prompts (thousands, log)", title="dataset")
-        axes[0].margins(x=0.3)
-        for ax, name in zip(axes[1:], ["lr", "rank", "algorithm"]):
-            rows = table[table["ablation"] == name]
-            bars = ax.bar(rows["setting"], rows["avg"], color=TINA, width=0.6)
-            ax.bar_label(bars, labels=[f"{a:.2f}\n{p:.0f}%" for a, p in zip(rows["avg"], rows["pct_epoch"])],
-                         fontsize=7)
-            xlabel = {"lr": "learning rate (LIMR, r=32)", "rank": "LoRA rank (LIMR, alpha = 4r)",
-                      "algorithm": "RL algorithm (Open-RS3 recipe)"}[name]
-            ax.set(xlabel=xlabel, title=name, ylim=(44, 52))
-        for ax in axes:
-            ax.set_ylabel("six-benchmark average (%)")
-        fig.suptitle("Paper Table 4 redrawn: ablations (label: average, best checkpoint as % of one epoch)")
-    save(fig, "paper_ablations")
-    return fig
+    paths = []
+    if studies is None:
+        studies, paths = study_tables()
+    ours = _our_ablation_points(studies).set_index("model")
+    fig = style.figure(FULL, 3.4)
+    axes = fig.subplots(1, 4, sharey=True, width_ratios=[7, 3, 5, 2])
+    for ax, (name, rows) in zip(axes, table.groupby("ablation", sort=False)):
+        x = np.arange(len(rows))
+        ax.plot(x, rows["avg"], "o", color=TINA, ls="none", label="paper (best checkpoint)")
+        for xi, avg, pct in zip(x, rows["avg"], rows["pct_epoch"]):
+            ax.annotate(f"{pct:.0f}%", (xi, avg), xytext=(0, 5), textcoords="offset points", ha="center")
+        mine = ours.reindex(rows["model"])
+        if mine["mean"].notna().any():
+            ax.errorbar(x + 0.15, mine["mean"], yerr=mine["stderr"].fillna(0), fmt="s", color=OURS, mfc="white",
+                        capsize=2, label="ours (mean ± s.e. over seeds)")
+        labels = rows["setting"].str.replace(r" \(.*\)", "", regex=True) if name == "dataset" else rows["setting"]
+        ax.set_xticks(x, labels, rotation=60 if name == "dataset" else 0, ha="right" if name == "dataset" else "center")
+        ax.set(title={"lr": "learning rate", "rank": "LoRA rank", "algorithm": "algorithm"}.get(name, name))
+        ax.margins(x=0.2)
+    axes[0].set_ylabel("six-benchmark average (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if not len(ours):  # say so in the legend rather than leave our side silently empty
+        handles.append(Line2D([], [], marker="s", mfc="white", color=OURS, ls="none"))
+        labels.append("ours: not run yet (python -m tina_utils.grid)")
+    fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    fig.suptitle("Paper Table 4: ablations (labels: best checkpoint, % of an epoch)")
+    return fig, [_reference("ablations"), *paths]
 
 
-def paper_benchmarks(baseline: pd.DataFrame | None = None, tina: pd.DataFrame | None = None) -> Figure:
-    """Paper Tables 2-3: each full-parameter baseline vs its Tina (LoRA) counterpart, per benchmark."""
+@style.styled
+def benchmarks(baseline: pd.DataFrame | None = None, tina: pd.DataFrame | None = None):
+    """Paper Tables 2-3: every Tina model beside its full-parameter baseline and the base model, per benchmark."""
     baseline = load_reference("baseline_eval") if baseline is None else baseline
     tina = load_reference("tina_models") if tina is None else tina
-    tina = tina[tina["baseline_model"].isin(baseline["model"]) & tina["pct_epoch"].notna()]
-    full = baseline.set_index("model").loc[tina["baseline_model"]]
-    base_model = baseline.iloc[0]
-    names = [m.replace("Tina-", "").replace("-1.5B-preview", "").replace("-1.5B-Preview", "") for m in tina["model"]]
-    x = np.arange(len(names))
-    with matplotlib.rc_context(_RC):
-        fig = figure(10, 5)
-        axes = fig.subplots(2, 4).ravel()
-        for ax, column in zip(axes, [*BENCHMARKS, "avg"]):
-            ax.bar(x - 0.2, full[column], 0.4, color=BASE, label="full-parameter baseline")
-            ax.bar(x + 0.2, tina[column], 0.4, color=TINA, label="Tina (LoRA)")
-            ax.axhline(base_model[column], color="k", lw=0.8, ls="--", label=base_model["model"])
-            ax.set_xticks(x, names, rotation=45, ha="right")
-            ax.set_title(LABELS[column])
-        axes[-1].axis("off")
-        axes[-1].legend(*axes[0].get_legend_handles_labels(), loc="center", frameon=False)
-        fig.suptitle("Paper Tables 2-3 redrawn: pass@1 (%) of each baseline vs its Tina counterpart")
-    save(fig, "paper_benchmarks")
-    return fig
+    full = baseline.set_index("model").reindex(tina["baseline_model"])
+    base = baseline.iloc[0]
+    y = np.arange(len(tina))[::-1]
+    fig = style.figure(FULL, 4.0)
+    axes = fig.subplots(2, 4, sharey=True).ravel()
+    for ax, column in zip(axes, [*BENCHMARKS, "avg"]):
+        ax.axvline(base[column], color="k", lw=0.8, ls=":", label=f"{base['model']} (base)")
+        ax.plot(full[column], y, "s", color=BASE, mfc="white", label="its full-parameter baseline")
+        ax.plot(tina[column], y, "o", color=TINA, label="Tina (LoRA)")
+        ax.set(title=LABELS[column], yticks=y, yticklabels=[short(m) for m in tina["model"]])
+        ax.margins(x=0.15)
+        ax.grid(axis="y", lw=0.3, color="0.85")
+    axes[-1].axis("off")
+    fig.supxlabel("pass@1 (%)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
+    fig.suptitle(f"Paper Tables 2-3: {len(tina)} Tina models vs their baselines, pass@1 per benchmark")
+    return fig, [_reference("baseline_eval"), _reference("tina_models")]
 
 
-def _hours_or_usd(ckpts: pd.DataFrame) -> tuple:
-    """x values and axis label: USD when every checkpoint is priced on a GPU, else device-hours."""
-    priced = ckpts["unit"].eq("GPU-hours").all() and ckpts["total_usd"].gt(0).all()
-    if priced:
-        return ckpts["total_usd"], "USD to this checkpoint (training to its step + its evaluation)"
-    hours = ckpts["train_device_hours"] + ckpts["eval_device_hours"].fillna(0)
-    return hours, f"{' / '.join(sorted(set(ckpts['unit'])))} to this checkpoint (CPU time is not priced: $0)"
-
-
-def runs_cost_vs_score(ckpts: pd.DataFrame | None = None, overall: pd.DataFrame | None = None) -> Figure:
-    """Our checkpoints' cost vs score (left) beside the paper's cost vs score, with Tina's $9 point (right)."""
-    ckpts = cost.checkpoint_costs() if ckpts is None else ckpts
-    overall = load_reference("overall_comparison") if overall is None else overall
-    scored = ckpts.dropna(subset=["score"]) if len(ckpts) else ckpts
-    best = cost.headline_best_checkpoint()
-    tina_avg = overall.loc[overall["model"] == "Tina", "performance"].iloc[0]
-    with matplotlib.rc_context(_RC):
-        fig = figure(9, 3.5)
-        left, right = fig.subplots(1, 2)
-        if len(scored):
-            xs, xlabel = _hours_or_usd(scored)
-            for run_id, rows in scored.assign(x=xs).sort_values("step").groupby("run_id"):
-                left.plot(rows["x"], rows["score"], "o-", ms=3, label=run_id)
-            left.set(xlabel=xlabel, ylabel="mean pass@1 over our benchmarks (%)")
-            left.legend(frameon=False, fontsize=7)
-        else:
-            left.text(0.5, 0.5, "no scored checkpoints yet:\ntrain (02) and evaluate (03) first",
-                      ha="center", va="center", transform=left.transAxes)
-            left.set(xticks=[], yticks=[])
-        left.set_title("our runs")
-        colors = [TINA if m == "Tina" else BASE for m in overall["model"]]
-        names = ["Tina: training (Fig. 1)" if m == "Tina" else m for m in overall["model"]]
-        right.scatter(overall["cost_usd"], overall["performance"], c=colors)
-        _label_points(right, overall["cost_usd"], overall["performance"], names)
-        right.scatter([best["stated_total_usd"]], [tina_avg], marker="*", s=90, color=TINA)
-        _label_points(right, [best["stated_total_usd"]], [tina_avg], ["Tina best ckpt: train + eval"],
-                      below=("Tina",))
-        right.set(xscale="log", xlabel="USD (log)", ylabel="six-benchmark average (%)",
-                  title="paper (Fig. 1 and Table 1)")
-        right.margins(x=0.3, y=0.15)
-    save(fig, "runs_cost_vs_score")
-    return fig
-
-
-def paper_verdict(table: pd.DataFrame | None = None) -> Figure:
+@style.styled
+def verdict(table: pd.DataFrame | None = None):
     """How sure is the paper's table: each Tina model's average gain, before and after its best-of-K selection."""
     from tina_utils.evaluate import paper_verdict as verdicts
 
-    table = verdicts.load() if table is None else table
+    source = env.results_dir("03_evaluate") / "paper_verdict.csv"
+    table = verdicts.load(source) if table is None else table
     rows = table[table["benchmark"] == "average"]
-    with matplotlib.rc_context(_RC):
-        fig = figure(7, 3.2)
-        for ax, (reference, part) in zip(fig.subplots(1, 2, sharex=True, sharey=True),
-                                         rows.groupby("reference", sort=False)):
-            y = np.arange(len(part))[::-1]
-            for offset, (point, low, high, label, color) in enumerate([
-                    ("gain", "gain_low", "gain_high", "as reported (one sample each side)", "#0072B2"),
-                    ("adjusted_gain", "adjusted_low", "adjusted_high", "less the best-of-K optimism", "#D55E00")]):
-                ax.errorbar(part[point], y - 0.15 + 0.3 * offset, fmt="o" if offset == 0 else "s", color=color,
-                            xerr=[part[point] - part[low], part[high] - part[point]], capsize=2, ms=4, label=label)
-            ax.axvline(0, color="k", lw=0.8)
-            names = [f"{m.replace('-1.5B-preview', '').replace('-1.5B-Preview', '')} (K={k})"
-                     for m, k in zip(part["model"], part["k"])]
-            ax.set_yticks(y, names)
-            ax.set(xlabel="gain in the six-benchmark average (points)", title=f"vs its {reference}")
-        fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False)
-        fig.suptitle("How sure is the paper's table? 95 % intervals from its published numbers")
-    save(fig, "paper_verdict")
-    return fig
+    fig = style.figure(FULL, 3.0)
+    for ax, (reference, part) in zip(fig.subplots(1, 2, sharex=True, sharey=True),
+                                     rows.groupby("reference", sort=False)):
+        y = np.arange(len(part))[::-1]
+        for offset, (point, low, high, label, color, marker) in enumerate([
+                ("gain", "gain_low", "gain_high", "as reported (one sample each side)", OURS, "o"),
+                ("adjusted_gain", "adjusted_low", "adjusted_high", "less the best-of-K optimism", TINA, "s")]):
+            ax.errorbar(part[point], y - 0.15 + 0.3 * offset, fmt=marker, color=color, capsize=2, label=label,
+                        xerr=[part[point] - part[low], part[high] - part[point]])
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(y, [f"{short(m)} (K={k})" for m, k in zip(part["model"], part["k"])])
+        ax.set(xlabel="gain in the six-benchmark average (points)", title=f"vs its {reference}")
+    fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
+    fig.suptitle("How sure is the paper's table? 95 % intervals from its published numbers")
+    return fig, [source]
 
 
-PAPER_FIGURES = [paper_overall_comparison, paper_cost_breakdown, paper_ablations, paper_benchmarks]
-
-
-def all_figures(runs: bool = True) -> list:
-    """Redraw every paper figure (and our runs' figure when `runs`); return the PNG paths."""
-    written = []
-    for draw in [*PAPER_FIGURES, paper_verdict, *([runs_cost_vs_score] if runs else [])]:
-        draw()
-        written.append(env.results_dir("figures") / f"{draw.__name__}.png")
-    return written
-
-
-if __name__ == "__main__":
-    for path in all_figures():
-        for suffix in (".png", ".svg"):
-            print(path.with_suffix(suffix).relative_to(env.results_dir()).as_posix())
+PAPER_FIGURES = {"paper_overall_comparison": overall_comparison, "paper_cost_breakdown": cost_breakdown,
+                 "paper_ablations": ablations, "paper_benchmarks": benchmarks}

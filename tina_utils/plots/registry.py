@@ -8,12 +8,12 @@ for the figures drawn once).
 
 from pathlib import Path
 
-from tina_utils.plots import comparisons, runs, style
+from tina_utils.plots import comparisons, phase, runs, style
 from tina_utils.plots import paper as paper_figures
 
 
 def _single(build):
-    """A registry entry's `find` and `build` for a figure drawn once, from the reference tables."""
+    """A registry entry's `find` and `build` for a figure drawn once, from the committed reference tables."""
     return (lambda: [""]), (lambda suffix: build())
 
 
@@ -27,11 +27,11 @@ REGISTRY = {
     "01_prompt_lengths_": ("01", runs.find_prompt_lengths, runs.prompt_lengths),
     "02_training_curves_": ("02", runs.find_logged_runs, runs.training_curves),
     "03_score_vs_step_": ("03", runs.find_swept_runs, runs.score_vs_step),
-    "runs_cost_vs_score": ("04", runs.find_checkpoint_costs, runs.cost_vs_score),
-    "early_stop_paper_projection": ("04", runs.find_projection, runs.projection),
-    "phase_synthetic": ("05", runs.find_synthetic, runs.synthetic_phase),
-    "phase_stop_": ("05", runs.find_stops, runs.stop),
-    "phase_": ("05", runs.find_logged_runs, runs.phase_panel),
+    "runs_cost_vs_score": ("04", runs.find_checkpoint_costs, lambda _: runs.cost_vs_score()),
+    "early_stop_paper_projection": ("04", phase.find_projection, lambda _: phase.projection()),
+    "phase_synthetic": ("05", phase.find_synthetic, lambda _: phase.synthetic_phase()),
+    "phase_stop_": ("05", phase.find_stops, phase.stop),
+    "phase_": ("05", runs.find_logged_runs, phase.phase_panel),
     "study_": ("studies", runs.find_studies, runs.study),
     **comparisons.REGISTRY,
 }
@@ -39,7 +39,7 @@ REGISTRY = {
 
 def owner(name: str) -> str | None:
     """The registry prefix that draws the figure called `name` (the longest that matches), or None."""
-    matches = [p for p in REGISTRY if name == p or (p.endswith("_") and name.startswith(p) and len(name) > len(p))]
+    matches = [p for p in REGISTRY if (name.startswith(p) and name != p if p.endswith("_") else name == p)]
     return max(matches, key=len, default=None)
 
 

@@ -16,7 +16,8 @@ from tina_utils import env
 
 COLUMN, FULL = 3.3, 6.8  # inches: one column and the full text width of a two-column paper
 # Okabe & Ito's palette (distinguishable under the common colour-vision deficiencies), each with its own dash.
-OURS, TINA, BASE, GREEN, ORANGE, SKY, PURPLE = "#0072B2", "#D55E00", "#7F7F7F", "#009E73", "#E69F00", "#56B4E9", "#CC79A7"
+OURS, TINA, BASE, GREEN = "#0072B2", "#D55E00", "#7F7F7F", "#009E73"
+ORANGE, SKY, PURPLE = "#E69F00", "#56B4E9", "#CC79A7"
 PALETTE = [OURS, TINA, GREEN, ORANGE, PURPLE, SKY, "#000000"]
 DASHES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)), (0, (3, 1, 1, 1, 1, 1))]
 MIN_FONT_PT = 8
@@ -72,7 +73,7 @@ def record(name: str, notebook: str, sources) -> None:
     index = env.results_dir("figures") / "index.csv"
     row = {"figure": name, "notebook": notebook, "sources": ";".join(sorted(_relative(s) for s in sources)),
            "commit": commit()}
-    with FileLock(str(index) + ".lock"):
+    with FileLock(str(env.tina_home() / "figure-index.lock")):  # not beside the figures
         table = pd.read_csv(index, dtype=str).fillna("") if index.exists() else pd.DataFrame(columns=INDEX_COLUMNS)
         table = pd.concat([table[table["figure"] != name], pd.DataFrame([row])]).sort_values("figure")
         table.to_csv(index, index=False, lineterminator="\n")
