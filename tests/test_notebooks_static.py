@@ -186,9 +186,6 @@ def test_every_papermill_command_in_a_notebook_names_parameters_it_has(notebook)
 
 
 def test_code_cells_narrate_in_a_few_lines(notebook):
-    from tina_utils import colab
-
     for cell in _code(notebook):
         text = _text(cell)
-        if not text.startswith(colab.BOOTSTRAP_FIRST_LINE):  # the set-up cell shows only its title line
-            assert len(text.splitlines()) <= 12, f"move the logic into tina_utils: {text[:80]!r}"
+        assert len(text.splitlines()) <= 12, f"move the logic into tina_utils: {text[:80]!r}"
