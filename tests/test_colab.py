@@ -178,7 +178,7 @@ def test_a_notebook_opened_alone_in_a_simulated_colab_runtime_bootstraps_and_run
         assert proc.returncode == 0, proc.stderr[-3000:]
         bootstrap = next(cell for cell in json.loads(out.read_text())["cells"]
                          if "".join(cell["source"]).startswith(colab.BOOTSTRAP_FIRST_LINE))
-        printed = "".join("".join(o.get("text", "")) for o in bootstrap["outputs"])
+        printed = "".join("".join(o["text"]) for o in bootstrap["outputs"] if o.get("name") == "stdout")  # not pip's
         lines = printed.splitlines()  # the first notebook installs; the second finds tina_utils installed
         installed = [f"installed tina_utils from {ROOT} at HEAD"] if name == "01_data" else []
         assert lines[:len(installed) + 1] == [*installed, f"torch {env.versions()['torch']}"], printed
