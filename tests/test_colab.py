@@ -32,7 +32,19 @@ def test_the_bootstrap_cell_follows_the_parameters_cell_and_precedes_the_imports
         code = [cell for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"]
         assert "parameters" in code[0]["metadata"]["tags"], path.name
         assert "".join(code[1]["source"]) == colab.bootstrap_source(), path.name
-        assert not code[1]["outputs"], "the bootstrap prints nothing where tina_utils is installed"
+        assert code[1]["metadata"]["cellView"] == "form" and code[1]["metadata"]["jupyter"]["source_hidden"]
+        printed = [o for o in code[1]["outputs"] if o.get("name") == "stdout"]
+        assert not printed or "".join(printed[0]["text"]).startswith("torch "), "its first output: the versions"
+
+
+def test_the_bootstrap_cell_is_short_and_prints_the_versions_in_use_where_tina_utils_is_installed(capsys):
+    source = colab.bootstrap_source()
+    assert len(source.splitlines()) <= 12 and source.splitlines()[0] == colab.BOOTSTRAP_FIRST_LINE
+    exec(compile(source, "bootstrap", "exec"), {"profile": "tiny"})  # tina_utils is importable: no install
+    printed = capsys.readouterr().out.splitlines()
+    installed = env.versions()
+    assert printed[:4] == [f"{name} {installed[name]}" for name in ("torch", "transformers", "trl", "peft")]
+    assert all(line.startswith(("vllm ", "WARNING: ")) for line in printed[4:])
 
 
 def test_changing_the_url_is_one_command_that_rewrites_every_place(tmp_path):
@@ -92,14 +104,37 @@ def test_runtime_warnings_name_what_the_profile_lacks(profile, gpu, expected):
     assert len(found) == len(expected) and all(text in line for text, line in zip(expected, found))
 
 
-def test_the_runtime_check_prints_nothing_on_the_tiny_profile(monkeypatch):
+def test_the_runtime_check_prints_only_the_versions_on_the_tiny_profile(monkeypatch):
+    pins = env.pinned_versions()
+    monkeypatch.setattr(env, "versions", lambda: {**pins, "torch": pins["torch"] + "+cu130", "vllm": None})
     lines = []
     monkeypatch.setattr(devices, "gpu_info", lambda: None)
     colab.check_runtime("tiny", say=lines.append)
-    assert lines == []
+    assert lines == [f"torch {pins['torch']}+cu130", *(f"{name} {pins[name]}" for name in ("transformers", "trl",
+                                                                                          "peft"))]
     monkeypatch.setattr(devices, "gpu_info", lambda: {"name": "NVIDIA L4", "memory_gib": 22.0, "bf16": True})
+    lines.clear()
     colab.check_runtime("paper", say=lines.append)
-    assert lines[0] == "GPU: NVIDIA L4, 22.0 GiB, bf16 yes" and len(lines) == 2
+    assert lines[4] == "GPU: NVIDIA L4, 22.0 GiB, bf16 yes" and len(lines) == 6
+
+
+def test_a_version_other_than_the_pin_prints_one_warning_naming_it_and_the_fix(monkeypatch):
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["dependencies"] + project["optional-dependencies"]["gpu"]
+    pins = env.pinned_versions()
+    assert {name: pins[name] for name in env.SHOWN_PACKAGES} == {
+        name: spec.split("==")[1] for spec in specs for name in env.SHOWN_PACKAGES if spec.startswith(name + "==")}
+    monkeypatch.setattr(env, "versions", lambda: {**pins, "trl": "1.0.1"})
+    monkeypatch.setattr(devices, "gpu_info", lambda: None)
+    lines = []
+    colab.check_runtime("tiny", say=lines.append)
+    assert lines == [f"{name} {pins[name]}" for name in ("torch", "transformers")] + [
+        "trl 1.0.1", f"WARNING: trl 1.0.1 is installed but pyproject.toml pins {pins['trl']}: "
+                     f"pip install 'trl=={pins['trl']}', then restart the runtime",
+        f"peft {pins['peft']}", f"vllm {pins['vllm']}"]
+    assert env.pinned_versions(ROOT / "notebooks") == {}  # no pyproject.toml there
 
 
 def colab_like_runtime(tmp_path) -> str:
@@ -143,11 +178,10 @@ def test_a_notebook_opened_alone_in_a_simulated_colab_runtime_bootstraps_and_run
         assert proc.returncode == 0, proc.stderr[-3000:]
         bootstrap = next(cell for cell in json.loads(out.read_text())["cells"]
                          if "".join(cell["source"]).startswith(colab.BOOTSTRAP_FIRST_LINE))
-        printed = "".join("".join(o.get("text", "")) for o in bootstrap["outputs"])
-        if name == "01_data":  # the first notebook installs; the second finds tina_utils installed and does nothing
-            assert f"installed tina_utils from {ROOT} at HEAD" in printed
-        else:
-            assert printed == ""
+        printed = "".join("".join(o["text"]) for o in bootstrap["outputs"] if o.get("name") == "stdout")  # not pip's
+        lines = printed.splitlines()  # the first notebook installs; the second finds tina_utils installed
+        installed = [f"installed tina_utils from {ROOT} at HEAD"] if name == "01_data" else []
+        assert lines[:len(installed) + 1] == [*installed, f"torch {env.versions()['torch']}"], printed
     assert (workdir / "tina-notebooks" / "tina_utils").is_dir()
     ledger = pd.read_csv(tmp_path / "results" / "runs.csv")
     assert ledger[["steps", "checkpoints", "status"]].values.tolist() == [[4, 2, "complete"]]

@@ -43,11 +43,13 @@ def test_saving_of_an_observed_and_a_stopped_run(tmp_path):
 
 
 def test_scores_by_checkpoint_averages_benchmarks_and_combines_errors():
-    scores = pd.DataFrame({"checkpoint": ["base", "checkpoint-5", "checkpoint-5", "checkpoint-10"],
-                           "step": [0, 5, 5, 10], "benchmark": ["a", "a", "b", "a"], "metric": "pass@1",
-                           "value": [10.0, 40.0, 60.0, 30.0], "stderr": [1.0, 3.0, 4.0, 2.0]})
+    scores = pd.DataFrame({"checkpoint": ["base", "checkpoint-10", "checkpoint-10", "checkpoint-5", "checkpoint-5",
+                                          "checkpoint-5"],
+                           "step": [0, 10, 10, 5, 5, 5], "benchmark": ["a", "a", "b", "a", "b", "c"],
+                           "metric": "pass@1", "value": [10.0, 30.0, 20.0, 40.0, 60.0, 99.0],
+                           "stderr": [1.0, 2.0, 2.0, 3.0, 4.0, 1.0]})
     table = early_stop.scores_by_checkpoint(scores)
-    assert table.index.tolist() == ["checkpoint-5", "checkpoint-10"]
+    assert table.index.tolist() == ["checkpoint-5", "checkpoint-10"]  # by step; c is not scored for every one
     assert table.loc["checkpoint-5", "score"] == 50.0 and table.loc["checkpoint-5", "stderr"] == 2.5  # 5 / 2
 
 

@@ -171,24 +171,99 @@ def test_every_notebook_names_the_python3_kernel(notebook):
 PAPERMILL_COMMAND = re.compile(r"`(papermill [^`]+)`")
 
 
-def test_every_papermill_command_in_a_notebook_names_parameters_it_has(notebook):
+def _commands(nb) -> list[str]:
+    """The `papermill ...` commands a notebook's markdown shows."""
+    markdown = (_text(cell) for cell in nb["cells"] if cell["cell_type"] == "markdown")
+    return [command for text in markdown for command in PAPERMILL_COMMAND.findall(text)]
+
+
+def _prepared(command: str, out_dir: Path) -> tuple[dict, dict]:
+    """Prepare `command` with papermill's own CLI (--prepare-only, its parsing of -p/-y/-r) into out_dir; returns
+    (the parameters cell's defaults, the values the command injects)."""
+    import ast
     import shlex
 
     import papermill
+    from click.testing import CliRunner
+    from papermill.cli import papermill as papermill_cli
 
-    for command in (m for cell in notebook["cells"] for m in PAPERMILL_COMMAND.findall(_text(cell))):
-        words = shlex.split(command)
-        source = ROOT / words[1]
-        assert source.is_file(), command
-        known = set(papermill.inspect_notebook(str(source)))
-        given = [words[i + 1] for i, word in enumerate(words) if word == "-p"]
-        assert given and set(given) <= known, f"{command}: {sorted(set(given) - known)} not in the parameters cell"
+    words = shlex.split(command)
+    source, out = ROOT / words[1], out_dir / Path(words[2]).name
+    assert source.is_file(), command
+    ran = CliRunner().invoke(papermill_cli, [str(source), str(out), *words[3:], "--prepare-only"])
+    assert ran.exit_code == 0, f"{command}: {ran.output} {ran.exception!r}"
+    cell = papermill.inspect_notebook(str(source))
+    defaults = {name: ast.literal_eval(spec["default"]) for name, spec in cell.items()}
+    injected = next(_text(c) for c in json.loads(out.read_text())["cells"]
+                    if "injected-parameters" in c["metadata"].get("tags", []))
+    assigned = ast.parse(injected).body
+    return defaults, {node.targets[0].id: ast.literal_eval(node.value) for node in assigned}
+
+
+def _at_defaults(defaults: dict, given: dict) -> bool:
+    return all(defaults.get(name) == value for name, value in given.items())
+
+
+def _tiny_commands_off_defaults() -> list[str]:
+    """Tiny-profile commands of any notebook whose parameters differ from its parameters cell's defaults."""
+    import tempfile
+
+    found = []
+    with tempfile.TemporaryDirectory() as folder:
+        for path in NOTEBOOKS:
+            for command in _commands(json.loads(path.read_text())):
+                defaults, given = _prepared(command, Path(folder))
+                if given.get("profile", defaults["profile"]) == "tiny" and not _at_defaults(defaults, given):
+                    found.append(command)
+    return found
+
+
+def test_every_papermill_command_in_a_notebook_prepares_with_parameters_it_has(notebook, tmp_path):
+    """Each command prepares with papermill's CLI (--prepare-only): its notebook exists and every parameter it sets
+    is one of the parameters cell's, injected as papermill parses it. GPU-profile commands are only prepared. A
+    tiny-profile command whose parameters equal the defaults runs the very notebook nbval executes with those
+    defaults in this same session (`make test`), so that run is its execution; a tiny command with other
+    parameters is executed for real by test_a_tiny_command_off_the_defaults_runs."""
+    for command in _commands(notebook):
+        defaults, given = _prepared(command, tmp_path)
+        assert given and set(given) <= set(defaults), f"{command}: {sorted(set(given) - set(defaults))} unknown"
+        tiny = given.get("profile", defaults["profile"]) == "tiny"
+        assert not tiny or _at_defaults(defaults, given) or command in TINY_OFF_DEFAULTS, command
+
+
+def test_the_parameters_of_a_command_are_read_as_papermill_reads_them(tmp_path):
+    source = "notebooks/02_train_lora_grpo.ipynb"
+    defaults, given = _prepared(f"papermill {source} out.ipynb -p profile tiny -p seed 0 -p n_samples 4", tmp_path)
+    assert given == {"profile": "tiny", "seed": 0, "n_samples": 4} and _at_defaults(defaults, given)
+    _, other = _prepared(f"papermill {source} out.ipynb -p seed 1 -y 'overrides: {{max_steps: 4}}'", tmp_path)
+    assert other == {"seed": 1, "overrides": {"max_steps": 4}} and not _at_defaults(defaults, other)
+    _, unknown = _prepared(f"papermill {source} out.ipynb -p sed 1", tmp_path)  # papermill only warns
+    assert set(unknown) - set(defaults) == {"sed"}
+    with pytest.raises(AssertionError, match="missing.ipynb"):
+        _prepared("papermill notebooks/missing.ipynb out.ipynb -p seed 1", tmp_path)
+
+
+TINY_OFF_DEFAULTS = _tiny_commands_off_defaults()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny-run")  # a tiny command may train or reuse the tiny run
+@pytest.mark.parametrize("command", TINY_OFF_DEFAULTS)
+def test_a_tiny_command_off_the_defaults_runs(command, tmp_path):
+    """Executes a tiny-profile command whose parameters differ from the defaults (GPU commands are only prepared)."""
+    import shlex
+    import subprocess
+    import sys
+
+    words = shlex.split(command)
+    out = tmp_path / Path(words[2]).name
+    subprocess.run([sys.executable, "-m", "papermill", str(ROOT / words[1]), str(out), *words[3:]],
+                   cwd=ROOT / "notebooks", check=True, timeout=300)
+    assert not any(o.get("output_type") == "error" for c in json.loads(out.read_text())["cells"]
+                   for o in c.get("outputs", []))
 
 
 def test_code_cells_narrate_in_a_few_lines(notebook):
-    from tina_utils import colab
-
     for cell in _code(notebook):
         text = _text(cell)
-        if not text.startswith(colab.BOOTSTRAP_FIRST_LINE):  # the set-up cell shows only its title line
-            assert len(text.splitlines()) <= 12, f"move the logic into tina_utils: {text[:80]!r}"
+        assert len(text.splitlines()) <= 12, f"move the logic into tina_utils: {text[:80]!r}"

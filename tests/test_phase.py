@@ -132,18 +132,74 @@ def _scores(best: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_the_phase_report_ranks_checkpoints_as_the_sweep_does():
+def _mixed_scores() -> pd.DataFrame:
+    """A scores.csv with pass@1 and pass@4 rows: pass@1 peaks at step 30 (76); at step 45 pass@1 is 74.5 and pass@4
+    92, so averaging both metrics would name step 45 best ((74.5 + 92) / 2 against (76 + 84) / 2)."""
+    pass1 = {0: (50.0, 60.0), 15: (60.0, 70.0), 30: (72.0, 80.0), 45: (70.0, 79.0)}
+    pass4 = {0: (70.0, 70.0), 15: (80.0, 80.0), 30: (84.0, 84.0), 45: (92.0, 92.0)}
+    rows = [{"run_id": "r", "checkpoint": f"checkpoint-{step}" if step else "base", "step": step, "benchmark": bench,
+             "metric": metric, "value": values[i], "stderr": 1.0, "n_problems": 30, "n_samples": 4}
+            for metric, table in (("pass@1", pass1), ("pass@4", pass4)) for step, values in table.items()
+            for i, bench in enumerate(("aime24", "math500"))]
+    return pd.DataFrame(rows)
+
+
+def _write_sweep(root, scores: pd.DataFrame, validation: pd.DataFrame | None = None) -> dict:
+    """results/03_evaluate/r/{scores.csv,best.json} as the sweep writes them, and runs.csv with the run r."""
     from tina_utils.evaluate import select_checkpoint
 
-    pass1 = _scores(best=100).assign(metric="pass@1")
-    pass4 = pass1.assign(metric="pass@4", value=[90.0 if step == 150 else 60.0 for step in pass1.step])
-    scores = pd.concat([pass1, pass4], ignore_index=True)  # the mean of both metrics would peak at step 150
-    chosen = select_checkpoint(scores)
-    relation = relate_to_checkpoints(None, scores)
-    assert relation["best_step"] == chosen["step"] == 100
-    assert relation["best_score"] == chosen["average"] == 50.0  # (45 + 55) / 2, pass@1 only
-    reported = relate_to_checkpoints(None, scores, best_step=150)  # notebook 05 passes best.json's step
-    assert reported["best_step"] == 150 and reported["best_score"] == 45.0
+    sweep = root / "03_evaluate" / "r"
+    sweep.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(sweep / "scores.csv", index=False)
+    best = select_checkpoint(scores, validation)
+    (sweep / "best.json").write_text(json.dumps(best, indent=1) + "\n")
+    pd.DataFrame([{"run_id": "r", "recipe": "tiny", "seed": 0, "hardware": "cpu", "gpu_type": "cpu", "n_gpus": 1,
+                   "wall_clock_s": 36, "gpu_hours": 0.01, "steps": 45, "checkpoints": 3, "started_at": "2026-01-01",
+                   "git_sha": "abc", "status": "done"}]).to_csv(root / "runs.csv", index=False)
+    return best
+
+
+def test_the_four_rankings_score_a_checkpoint_alike_on_pass1_beside_pass4(tmp_path, monkeypatch):
+    from tina_utils import cost
+    from tina_utils.evaluate import select_checkpoint
+    from tina_utils.evaluate.selection import checkpoint_means
+    from tina_utils.phase import checkpoint_scores, early_stop
+
+    monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
+    scores = _mixed_scores()
+    means = checkpoint_means(scores)
+    assert means["score"].to_dict() == {"checkpoint-15": 65.0, "checkpoint-30": 76.0, "checkpoint-45": 74.5}
+    assert means.loc["checkpoint-30", "step"] == 30 and means["n_benchmarks"].eq(2).all()
+    assert checkpoint_means(scores, "pass@4")["score"].idxmax() == "checkpoint-45"
+    assert checkpoint_scores(scores).to_dict() == {15: 65.0, 30: 76.0, 45: 74.5}
+    assert early_stop.scores_by_checkpoint(scores)["score"].to_dict() == means["score"].to_dict()
+    _write_sweep(tmp_path, scores)
+    (tmp_path / "03_evaluate" / "r" / "best.json").unlink()  # cost falls back to the highest score, as the sweep
+    costs = cost.checkpoint_costs("r").set_index("checkpoint")
+    assert costs["score"].to_dict() == {"base": 55.0, **means["score"].to_dict()}
+    stop = early_stop.scores_by_checkpoint(scores)
+    best = {"selection": select_checkpoint(scores)["step"],
+            "phase report": relate_to_checkpoints(None, scores)["best_step"],
+            "cost": int(costs.loc[cost.run_costs("r", costs.reset_index())["best_checkpoint"].iloc[0], "step"]),
+            "early stop": int(stop.loc[stop["score"].idxmax(), "step"])}
+    assert best == dict.fromkeys(best, 30)
+    assert relate_to_checkpoints(None, scores)["best_score"] == select_checkpoint(scores)["average"] == 76.0
+    reported = relate_to_checkpoints(None, scores, best_step=45)  # notebook 05 passes best.json's step
+    assert reported["best_step"] == 45 and reported["best_score"] == 74.5
+
+
+def test_a_checkpoint_scores_on_the_benchmarks_scored_for_every_checkpoint():
+    from tina_utils.evaluate.selection import checkpoint_means
+
+    scores = _mixed_scores()
+    extra = scores.iloc[[0]].assign(checkpoint="checkpoint-30", step=30, benchmark="gpqa", value=100.0)
+    means = checkpoint_means(pd.concat([scores, extra]))  # gpqa only for step 30: left out of every score
+    assert means.loc["checkpoint-30", "score"] == 76.0 and means["n_benchmarks"].eq(2).all()
+    assert checkpoint_means(scores, include_base=True).loc["base", "score"] == 55.0
+    assert checkpoint_means(scores.iloc[:0]).empty
+    split = scores.assign(benchmark=[f"{b}-{s}" for b, s in zip(scores.benchmark, scores.step)])
+    with pytest.raises(ValueError, match="no benchmark was scored for every checkpoint"):
+        checkpoint_means(split)
 
 
 def test_relate_to_checkpoints():
@@ -173,6 +229,23 @@ def test_relate_run_reads_the_sweep_at_the_reported_checkpoint(tmp_path, monkeyp
     lines = format_relation(relation, "r").splitlines()
     assert lines[0] == "               best_step: 150" and len(lines) == len(relation)
     assert "      distance_pct_epoch: 15.0" in lines
+
+def test_notebook_05_relates_the_transition_to_notebook_03s_best_checkpoint(tmp_path, monkeypatch):
+    """relate_run (notebook 05) reports the checkpoint of best.json (notebook 03), chosen on validation or not."""
+    from tina_utils.evaluate import select_checkpoint
+
+    monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
+    t = Transition("format_reward", "rise", 40, 35, 45, 8.0, 0.1, 0.9, 0.05)
+    scores = _mixed_scores()
+    validation = scores[scores.metric == "pass@1"].assign(benchmark="math_val", value=[0, 0, 1, 1, 2, 2, 9, 9.0])
+    for checked, step in ((None, 30), (validation, 45)):  # the test-set best, then validation's pick
+        best = _write_sweep(tmp_path, scores, checked)
+        relation = relate_run("r", t, out=tmp_path)
+        assert (best["checkpoint"], best["step"], relation["best_step"]) == (f"checkpoint-{step}", step, step)
+        assert best == select_checkpoint(scores, checked) and relation["best_score"] == best["average"]
+        assert json.loads((tmp_path / "r_relation.json").read_text())["best_step"] == step
+    assert best["oracle_step"] == 30 and relation["claim_holds"] is True  # 45 lies in [35 - 15, 45]
+
 
 def test_phase_panel_draws_three_metrics_bands_and_the_checkpoint():
     from tina_utils.plots.phase import panel

@@ -26,22 +26,19 @@ PAPER_RUN_NEED_GIB = 40  # rough single-GPU need of a paper training run (1.5B b
 
 
 def bootstrap_source(url: str = REPO_URL, ref: str = REPO_REF) -> str:
-    """The bootstrap cell's code: clone + install when tina_utils is missing, then the runtime check."""
+    """The bootstrap cell's code: clone + install when tina_utils is missing, then the versions and runtime check."""
     return f'''{BOOTSTRAP_FIRST_LINE}
 import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("tina_utils") is None:
-    url = os.environ.get("TINA_REPO_URL", "{url}")
-    ref = os.environ.get("TINA_REPO_REF", "{ref}")
+    url, ref = os.environ.get("TINA_REPO_URL", "{url}"), os.environ.get("TINA_REPO_REF", "{ref}")
     if not os.path.isdir("tina-notebooks"):
         subprocess.run(["git", "clone", "--quiet", url, "tina-notebooks"], check=True)
         subprocess.run(["git", "-C", "tina-notebooks", "checkout", "--quiet", ref], check=True)
-    gpu = subprocess.run("nvidia-smi -L", shell=True, capture_output=True).returncode == 0
-    extra = "[gpu]" if gpu and profile == "paper" else ""  # vLLM only where it can run
+    extra = "[gpu]" if profile == "paper" and os.system("nvidia-smi -L > /dev/null 2>&1") == 0 else ""  # vLLM on GPUs
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "tina-notebooks" + extra], check=True)
     sys.path.insert(0, os.path.abspath("tina-notebooks"))
     print(f"installed tina_utils{{extra}} from {{url}} at {{ref}}")
-from tina_utils.colab import check_runtime
-check_runtime(profile)'''
+importlib.import_module("tina_utils.colab").check_runtime(profile)'''
 
 
 def colab_url(notebook: str, url: str = REPO_URL, ref: str = REPO_REF) -> str:
@@ -68,7 +65,10 @@ def runtime_warnings(profile: str, gpu: dict | None) -> list[str]:
 
 
 def check_runtime(profile: str, say=print) -> dict | None:
-    """Report the GPU and warn when the runtime cannot serve `profile`; prints nothing on the tiny profile."""
+    """Print the stack's versions (warning where one is not its pin), and on the paper profile the GPU, with a
+    warning where the runtime cannot serve it."""
+    for line in env.version_lines():
+        say(line)
     gpu = devices.gpu_info()
     if profile == "paper" and gpu is not None:
         say(f"GPU: {gpu['name']}, {gpu['memory_gib']} GiB, bf16 {'yes' if gpu['bf16'] else 'no'}")

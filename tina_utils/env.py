@@ -3,12 +3,14 @@
 import os
 import platform
 import random
+import re
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 
 PINNED_PACKAGES = ["torch", "transformers", "trl", "peft", "accelerate", "datasets", "math-verify", "vllm"]
+SHOWN_PACKAGES = ["torch", "transformers", "trl", "peft", "vllm"]  # what a notebook's setup cell prints
 
 
 def repo_root() -> Path:
@@ -80,6 +82,27 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             found[name] = None
     return found
+
+
+def pinned_versions(root: Path | None = None) -> dict:
+    """{package: version} of every exact `name==version` pin in pyproject.toml ({} where there is none)."""
+    path = Path(root or repo_root()) / "pyproject.toml"
+    text = path.read_text() if path.exists() else ""
+    return dict(re.findall(r'^\s*"([A-Za-z0-9_.\-]+)==([^";\s]+)', text, flags=re.M))
+
+
+def version_lines(installed: dict | None = None, pins: dict | None = None) -> list[str]:
+    """`name version` of each package of SHOWN_PACKAGES in use, each followed by a warning when it is not the pin."""
+    installed = versions() if installed is None else installed
+    pins = pinned_versions() if pins is None else pins
+    lines = []
+    for name in (name for name in SHOWN_PACKAGES if installed.get(name)):
+        found, pin = installed[name], pins.get(name)
+        lines.append(f"{name} {found}")
+        if pin and found.split("+")[0] != pin:  # "+cpu", "+cu130": the same release built for another device
+            lines.append(f"WARNING: {name} {found} is installed but pyproject.toml pins {pin}: "
+                         f"pip install '{name}=={pin}', then restart the runtime")
+    return lines
 
 
 def hardware() -> str:

@@ -14,6 +14,7 @@ import warnings
 import pandas as pd
 
 from tina_utils import env, runs
+from tina_utils.evaluate.selection import checkpoint_means, selected_checkpoint
 from tina_utils.paper import load_reference
 
 # key: (usd_per_device_hour, date, source)
@@ -226,8 +227,9 @@ def _run_checkpoints(run, scores: pd.DataFrame, timing: pd.DataFrame) -> pd.Data
     pass1 = scores[scores["metric"] == "pass@1"] if len(scores) else pd.DataFrame(
         columns=["checkpoint", "benchmark", "value"])
     wide = pass1.pivot_table(index="checkpoint", columns="benchmark", values="value", aggfunc="mean")
-    frame["score"] = frame["checkpoint"].map(wide.mean(axis=1)) if len(wide) else math.nan
-    frame["n_benchmarks"] = frame["checkpoint"].map(wide.notna().sum(axis=1)).fillna(0).astype(int)
+    means = checkpoint_means(pass1, include_base=True)  # the sweep's ranking score
+    frame["score"] = frame["checkpoint"].map(means["score"]).astype(float)
+    frame["n_benchmarks"] = frame["checkpoint"].map(means["n_benchmarks"]).fillna(0).astype(int)
     frame["provenance"] = frame["checkpoint"].map(_provenance_ids(pass1)) if "provenance" in pass1 else None
     if wide.empty:
         return frame[CKPT_COLUMNS]
@@ -247,12 +249,14 @@ def checkpoint_costs(run_id: str | None = None) -> pd.DataFrame:
 
 def reported_checkpoint(run_id: str, scored: pd.DataFrame) -> pd.Series | None:
     """The row of the checkpoint the run's sweep chose (best.json's rule), else of the highest score."""
-    from tina_utils.evaluate.selection import selected_checkpoint
-
     if scored.empty:
         return None
     chosen = scored[scored["checkpoint"] == selected_checkpoint(run_id)]
-    return chosen.iloc[0] if len(chosen) else scored.loc[scored["score"].idxmax()]
+    trained = scored[scored["checkpoint"] != "base"]  # as the sweep: the base is never the best checkpoint
+    if len(chosen):
+        return chosen.iloc[0]
+    candidates = trained if len(trained) else scored
+    return candidates.loc[candidates["score"].idxmax()]
 
 
 def run_costs(run_id: str | None = None, ckpts: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 beside the test-set best (the "oracle", the paper's choice) with the gap between them.
 
 best.json records the rule that chose it; every consumer of "the best checkpoint" reads it (`selected_checkpoint`).
+A checkpoint's score is `checkpoint_means` everywhere (sweep, cost, phase report, early stop).
 Used in: checkpoint_sweep (best.json), cost (run costs), phase (early-stop savings), grid (study table), notebooks.
 """
 
@@ -17,10 +18,34 @@ from tina_utils.runs import step_of
 ORACLE_RULE = "test: the highest mean pass@1 over the test benchmarks (the paper's choice; optimistic)"
 
 
+def checkpoint_means(scores: pd.DataFrame, metric: str = "pass@1", include_base: bool = False) -> pd.DataFrame:
+    """A checkpoint's score: its mean `metric` over the benchmarks scored for every checkpoint.
+
+    Indexed by checkpoint (sorted by step) with columns step, score, stderr (sqrt of the summed squared standard
+    errors over their count) and n_benchmarks; by step: `.set_index("step")["score"]`. The one ranking every
+    consumer uses (sweep, cost, phase report, early stop). The base is left out unless `include_base`.
+    """
+    columns = ["step", "score", "stderr", "n_benchmarks"]
+    df = scores[scores["metric"] == metric] if "metric" in scores else scores
+    if not include_base:
+        df = df[df["checkpoint"].astype(str) != "base"]
+    if df.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="checkpoint"))
+    table = df.pivot_table(index="checkpoint", columns="benchmark", values="value", aggfunc="mean").dropna(axis=1)
+    if table.empty:
+        raise ValueError(f"no benchmark was scored for every checkpoint; benchmarks: {sorted(df.benchmark.unique())}")
+    out = pd.DataFrame({"score": table.mean(axis=1), "n_benchmarks": table.shape[1]})
+    if "stderr" in df:
+        errors = df.pivot_table(index="checkpoint", columns="benchmark", values="stderr", aggfunc="mean")
+        out["stderr"] = (errors[table.columns] ** 2).sum(axis=1, min_count=1) ** 0.5 / table.shape[1]
+    out["step"] = [step_of(c) for c in out.index]
+    return out.reindex(columns=columns).sort_values("step", kind="stable")
+
+
 def _averages(scores: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.Series]:
-    """(checkpoint x benchmark table, its row means) of one metric."""
+    """(checkpoint x benchmark table, the base's and every checkpoint's score) of one metric."""
     table = scores[scores.metric == metric].pivot_table(index="checkpoint", columns="benchmark", values="value")
-    return table, table.mean(axis=1)
+    return table, checkpoint_means(scores, metric, include_base=True)["score"]
 
 
 def _top(average: pd.Series) -> str | None:

@@ -15,6 +15,7 @@ import pandas as pd
 from tina_utils import cost, env, runs
 from tina_utils import evaluate as ev
 from tina_utils.evaluate import base_model_of
+from tina_utils.evaluate.selection import checkpoint_means
 from tina_utils.paper import load_reference
 from tina_utils.transition.detect import detect_transition
 from tina_utils.transition.logs import load_logs
@@ -111,11 +112,7 @@ def evaluate_checkpoints(run, checkpoints=None, preset="tiny", cache_path=None, 
 
 def scores_by_checkpoint(scores: pd.DataFrame, metric: str = "pass@1") -> pd.DataFrame:
     """Mean score and standard error over benchmarks per checkpoint (base excluded), by step."""
-    df = scores[(scores["metric"] == metric) & (scores["checkpoint"] != "base")]
-    grouped = df.groupby(["checkpoint", "step"])
-    table = pd.DataFrame({"score": grouped["value"].mean(),
-                          "stderr": grouped["stderr"].apply(lambda s: math.sqrt((s ** 2).sum()) / len(s))})
-    return table.reset_index().sort_values("step").set_index("checkpoint")
+    return checkpoint_means(scores, metric)[["step", "score", "stderr"]]
 
 
 def compare(full_run, stopped_run, full_scores: pd.DataFrame, stopped_scores: pd.DataFrame) -> dict:

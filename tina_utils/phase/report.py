@@ -9,20 +9,16 @@ import numpy as np
 import pandas as pd
 
 from tina_utils import env
-from tina_utils.evaluate.selection import read_best
+from tina_utils.evaluate.selection import checkpoint_means, read_best
 from tina_utils.transition.detect import Transition
 
 
 def checkpoint_scores(scores: pd.DataFrame, include_base: bool = False, metric: str = "pass@1") -> pd.Series:
-    """A checkpoint's score by step, as the sweep ranks checkpoints: its mean `metric` over the benchmarks."""
-    df = scores if include_base else scores[scores["checkpoint"].astype(str) != "base"]
-    if "metric" in df:  # pass@1 and pass@k rows side by side: averaging them would rank on a mixture
-        df = df[df["metric"] == metric]
-    table = df.pivot_table(index="step", columns="benchmark", values="value", aggfunc="mean").dropna(axis=1)
+    """A checkpoint's score by step, as the sweep ranks checkpoints (`selection.checkpoint_means`)."""
+    table = checkpoint_means(scores, metric, include_base)
     if table.empty:
-        scored = sorted(df["benchmark"].unique())
-        raise ValueError(f"no benchmark was scored for every checkpoint; benchmarks: {scored}")
-    return table.mean(axis=1).rename("score")
+        raise ValueError(f"no {metric} scores of a checkpoint{'' if include_base else ' (base excluded)'}")
+    return table.set_index("step")["score"]
 
 
 def relate_run(run_id: str, transition, steps_per_epoch: float | None = None, out=None) -> dict | None:
