@@ -113,8 +113,8 @@ def build_benchmarks(run_id: str):
     scores = pd.read_csv(scores_path)
     ours = our_points(scores, checkpoint)
     run = sorted(set(scores.benchmark))
-    title = (f"{run_id} ({checkpoint or 'base only: no best.json'}) vs the paper; our run evaluated "
-             f"{', '.join(run)}")
+    title = (f"{run_id} ({checkpoint or 'base only: no best.json'}) beside the paper\n"
+             f"our run evaluated: {', '.join(run)}; the average needs all six")
     fig = benchmarks_vs_paper(ours, load_reference("baseline_eval"), load_reference("tina_models"), checkpoint, title)
     reference = env.results_dir("reference")
     sources = [scores_path, reference / "baseline_eval.csv", reference / "tina_models.csv"]
@@ -161,7 +161,7 @@ def find_graded_runs() -> list[str]:
 def build_grader(run_id: str):
     """grader_disagreement_<run_id>: (Figure, source tables)."""
     path = _evaluation(run_id, "grader_agreement.csv")
-    return grader_disagreement(pd.read_csv(path), f"{run_id}: the two graders on the same samples"), [path]
+    return grader_disagreement(pd.read_csv(path), f"{run_id}\nthe two graders on the same samples"), [path]
 
 
 def grader_figure(run_id: str):
