@@ -111,7 +111,7 @@ def write_stop_scores(stopped: str, full: str, full_scores: pd.DataFrame, stoppe
 @style.styled
 def stop(stopped: str):
     """Notebook 05: format reward of both runs with the stop, and both runs' checkpoint scores (± 1.96 s.e.)."""
-    from tina_utils.phase.early_stop import scores_by_checkpoint
+    from tina_utils.evaluate.selection import checkpoint_means
     from tina_utils.transition.logs import load_logs
 
     path = env.results_dir("05_phase") / STOP_SCORES.format(stopped)
@@ -126,7 +126,7 @@ def stop(stopped: str):
     for (role, log), colour in zip(logs.items(), (BASE, OURS)):
         frame = load_logs(log)
         left.plot(frame["step"], frame["format_reward"], color=colour, label=f"{role} run")
-        chosen = scores_by_checkpoint(table[table.role == role])
+        chosen = checkpoint_means(table[table.role == role])
         right.errorbar(chosen["step"], chosen["score"], yerr=1.96 * chosen["stderr"], color=colour, marker="o",
                        capsize=2, label=f"{role} run (95 % interval)")
     for ax in (left, right):
