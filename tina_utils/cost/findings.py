@@ -9,7 +9,7 @@ import pandas as pd
 
 from tina_utils.cost.accounting import headline_all_tasks, headline_best_checkpoint, headline_ratio
 
-STATED_RATIO = 260  # the paper's abstract and Fig. 1 caption (no table holds it; headline_ratio rebuilds it)
+STATED_RATIO = 260  # the paper's text states it; no table holds it (headline_ratio rebuilds it)
 
 
 def headline() -> pd.DataFrame:
