@@ -66,7 +66,8 @@ def test_train_findings_judge_start_and_end_and_the_papers_observations():
 
 
 def _costs():
-    runs = pd.DataFrame([{"run_id": "r", "train_device_hours": 0.08, "eval_device_hours": 0.02, "total_usd": 0.0,
+    runs = pd.DataFrame([{"run_id": "r", "train_device_hours": 0.08, "eval_device_hours": 0.02, "train_usd": 0.0,
+                          "total_usd": 0.0,
                           "unit": "CPU-hours", "best_checkpoint": "checkpoint-2"}])
     checkpoints = pd.DataFrame([
         {"run_id": "r", "checkpoint": c, "step": s, "train_device_hours": t, "eval_device_hours": 0.005,
@@ -84,6 +85,10 @@ def test_cost_headline_and_findings_compare_shares_not_unpriced_amounts():
     assert "cost 0.0250 CPU-hours (not priced), 25% of the run's cost; the paper's $9 was 28% of its run's $32." \
         in lines[1]
     assert lines[2].startswith("- CPU-hours are not priced")
+    runs, checkpoints = _costs()
+    lines = cost_findings.findings(runs, checkpoints.assign(eval_device_hours=float("nan"))).splitlines()
+    assert lines[0] == ("- r: 4 checkpoints, training 0.0800 CPU-hours (not priced); not evaluated yet (notebook 03), "
+                        "so no checkpoint cost to set beside the $9.")
 
 
 def test_phase_opening_and_findings_place_the_transition_and_the_stop():

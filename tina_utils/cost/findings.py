@@ -38,6 +38,10 @@ def run_lines(run: pd.Series, checkpoints: pd.DataFrame) -> list[str]:
     """One run: its mean cost per checkpoint, its best checkpoint's cost and that cost's share of the run's."""
     trained = checkpoints[(checkpoints["run_id"] == run.run_id) & (checkpoints["checkpoint"] != "base")]
     best = trained[trained["checkpoint"] == run.best_checkpoint]
+    train = _amount(run.train_device_hours, run.train_usd, run.unit)
+    if trained.eval_device_hours.isna().all():
+        return [f"{run.run_id}: {len(trained)} checkpoints, training {train}; not evaluated yet (notebook 03), so "
+                "no checkpoint cost to set beside the $9."]
     each = _amount(trained.eval_device_hours.mean(), trained.eval_usd.mean(), run.unit)
     whole = _amount(run.train_device_hours + run.eval_device_hours, run.total_usd, run.unit)
     lines = [f"{run.run_id}: {len(trained)} checkpoints, {each} to evaluate each on average; the whole run {whole}."]
