@@ -53,9 +53,9 @@ def stop_lines(comparison: dict | None) -> list[str]:
         return ["No early-stopped run compared: the saving is not measured."]
     c = comparison
     low, high = sps.norm.interval(CONFIDENCE, loc=c["score_diff"], scale=c["diff_stderr"])
-    seconds = 1 - c["cpu_seconds_stopped"] / c["cpu_seconds_full"]
     return [f"Early stop: confirmed at step {c['confirmed_at']}, {c['steps_saved']} of {c['planned_steps']} steps "
-            f"saved ({c['steps_saved'] / c['planned_steps']:.0%}; {seconds:.0%} of the training time).",
+            f"saved ({c['steps_saved'] / c['planned_steps']:.0%}); training took {c['cpu_seconds_stopped']:.0f} s "
+            f"vs {c['cpu_seconds_full']:.0f} s unstopped (wall-clock, so load on the machine moves it).",
             f"Kept {c['kept_checkpoint']} scores {c['kept_score']:.1f} vs the unstopped run's best "
             f"{c['best_checkpoint']} {c['best_score']:.1f}: {c['score_diff']:+.1f} points [{low:+.1f}, {high:+.1f}]; "
             f"within the noise: {'yes' if c['within_noise'] else 'no'}."]
