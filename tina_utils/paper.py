@@ -142,6 +142,12 @@ OVERALL_COMPARISON = [
      "data DERIVED as 7k x 4; UNVERIFIED whether 14 h is GPU-hours (2 GPUs x 7 h) or wall-clock"),
 ]
 
+# benchmark, problems (the split the paper scored), source, note
+LOGS = "lighteval's effective docs in Open-RS's eval logs [OPENRS logs/overall]; paper Table 2 scores are k/problems"
+CARD = "the dataset card's row count; paper Table 2 scores are k/problems"
+BENCHMARK_SIZES = [("aime24", 30, LOGS, ""), ("aime25", 30, CARD, ""), ("amc23", 40, LOGS, ""),
+                   ("math500", 500, LOGS, ""), ("gpqa", 198, CARD, "GPQA-Diamond"), ("minerva", 272, LOGS, "")]
+
 _BENCH = [*BENCHMARKS, "avg"]
 TABLES = {
     "baseline_eval": (BASELINE_EVAL, ["model", *_BENCH, "source", "note"]),
@@ -155,6 +161,7 @@ TABLES = {
                                         "usd_per_gpu_hour", "source", "note"]),
     "overall_comparison": (OVERALL_COMPARISON, ["model", "data_k", "cost_usd", "time_h", "performance",
                                                 "source", "note"]),
+    "benchmark_sizes": (BENCHMARK_SIZES, ["benchmark", "problems", "source", "note"]),
 }
 
 
