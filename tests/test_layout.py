@@ -13,22 +13,23 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tina_utils"
-SHARED = {"__init__", "env", "runs", "devices", "paper", "pipeline", "grid", "executors", "plan", "plots", "claims",
+SHARED = {"__init__", "env", "runs", "devices", "paper", "pipeline", "grid", "executors", "plan", "claims",
           "colab"}
 SHARED_PACKAGES = {
     "worlds": {"__init__", "tiny", "r1_mini", "save"},
     "transition": {"__init__", "logs", "detect", "online"},
+    "plots": {"__init__", "__main__", "style", "registry", "inputs", "paper", "runs", "phase", "seeds", "comparisons"},
 }
 STAGES = {
-    "data": {"__init__", "train_sets", "benchmarks", "prompts", "sources", "local_files"},
+    "data": {"__init__", "findings", "train_sets", "benchmarks", "prompts", "sources", "local_files"},
     "rewards": {"__init__", "functions", "grading", "grading_pool", "verifier"},
-    "train": {"__init__", "__main__", "recipe_schema", "config", "recipe_map", "runner", "runlog", "samples",
-              "grouped_trainer", "machine", "memory"},
+    "train": {"__init__", "__main__", "findings", "recipe_schema", "config", "recipe_map", "runner", "runlog",
+              "samples", "grouped_trainer", "machine", "memory"},
     "evaluate": {"__init__", "__main__", "cli", "core", "cache", "backends", "checkpoint_sweep", "adapters", "findings",
                  "lighteval_grader", "lighteval_side", "merge_rounding", "shards", "stats", "scoring", "provenance",
                  "paper_verdict", "selection"},
-    "cost": {"__init__", "__main__", "accounting", "estimate"},
-    "phase": {"__init__", "report", "early_stop", "replay"},
+    "cost": {"__init__", "__main__", "accounting", "estimate", "findings"},
+    "phase": {"__init__", "report", "early_stop", "replay", "findings"},
 }
 # A stage may import only stages before it. The grader (rewards) comes first: preparing data checks that golds parse.
 STAGE_ORDER = ("rewards", "data", "train", "evaluate", "cost", "phase")

@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tina_utils import paper
+from tina_utils import paper, plots
 from tina_utils.evaluate import paper_verdict as pv
 from tina_utils.plots import paper as paper_figures
 
@@ -70,8 +70,8 @@ def test_a_large_true_gain_survives_selection_and_no_gain_does_not():
 def test_the_figure_is_drawn_from_the_saved_table(table, tmp_path, monkeypatch):
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
     path = pv.write(table)
-    fig, _ = paper_figures.verdict(pd.read_csv(path))
-    assert (tmp_path / "figures" / "paper_verdict.png").stat().st_size > 5000
+    fig, sources = paper_figures.verdict(pd.read_csv(path))
+    assert sources == [path] and plots.draw("paper_verdict").stat().st_size > 5000
     assert [ax.get_title() for ax in fig.axes] == ["vs its start model", "vs its full-parameter baseline"]
 
 

@@ -15,6 +15,9 @@ from tina_utils import env
 
 BENCHMARKS = ["aime24", "aime25", "amc23", "math500", "gpqa", "minerva"]
 NAN = math.nan
+# Our benchmark names -> the paper's (results/reference/ columns).
+REFERENCE_NAMES = {"aime24": "aime24", "aime25": "aime25", "amc23": "amc23", "math_500": "math500",
+                   "math500": "math500", "gpqa_diamond": "gpqa", "gpqa": "gpqa", "minerva": "minerva"}
 
 T2 = "paper Table 2 [ASSET:baseline_eval.png]"
 T3 = "paper Table 3 [ASSET:tina_eval.png]"

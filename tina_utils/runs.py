@@ -108,6 +108,18 @@ def latest_trainer_state(run) -> Path | None:
     return found[-1] if found else None
 
 
+def log_file(run) -> Path | None:
+    """The file load_logs reads for a run (log.csv, else trainer_state.json, else the latest checkpoint's), or None."""
+    folder = run_dir(run)
+    found = [p for p in (folder / "log.csv", folder / "trainer_state.json") if p.exists()]
+    return found[0] if found else latest_trainer_state(folder) if folder.is_dir() else None
+
+
+def logged_runs() -> list[str]:
+    """Run ids under results/02_train with training logs, sorted."""
+    return sorted(p.name for p in env.results_dir(TRAIN_STAGE).iterdir() if p.is_dir() and log_file(p))
+
+
 def remove_incomplete_checkpoints(run) -> list[str]:
     """Delete half-written checkpoint dirs (a killed save) so nothing downstream reads them."""
     removed = []

@@ -14,14 +14,13 @@ import pandas as pd
 from tina_utils import env, plots, runs
 from tina_utils.evaluate import core, provenance, stats
 from tina_utils.evaluate.selection import best_checkpoint, select_checkpoint  # noqa: F401
+from tina_utils.paper import REFERENCE_NAMES
 from tina_utils.runs import find_checkpoints, step_of
 
 SCORE_COLUMNS = ["run_id", "checkpoint", "step", "benchmark", "metric", "value", "stderr", "ci_low", "ci_high", "gain",
                  "gain_stderr", "gain_low", "gain_high", "n_problems", "n_samples", "stderr_seeds", "n_ungradable",
                  "seeds", *provenance.COLUMNS, "provenance"]
 TIMING_COLUMNS = ["checkpoint", "benchmark", "wall_clock_s", "device_hours", "hardware", "n_generated_tokens"]
-REFERENCE_NAMES = {"aime24": "aime24", "aime25": "aime25", "amc23": "amc23", "math_500": "math500",
-                   "math500": "math500", "gpqa_diamond": "gpqa", "gpqa": "gpqa", "minerva": "minerva"}
 
 
 @dataclasses.dataclass

@@ -49,21 +49,6 @@ def score_interval(scores, binary: bool, confidence: float = CONFIDENCE) -> tupl
     return 100 * min(max(float(low), 0.0), 1.0), 100 * min(max(float(high), 0.0), 1.0)  # a share stays in [0, 1]
 
 
-def mean_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """(mean, low, high) of any values (e.g. logged rewards) with the t interval; no clipping, NaN under two values."""
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(values.mean())
-    if len(values) == 1:
-        return mean, math.nan, math.nan
-    if _constant(values):
-        return mean, mean, mean
-    low, high = sps.ttest_1samp(values, 0.0).confidence_interval(confidence)
-    return mean, float(low), float(high)
-
-
 def paired_gain(scores, base, confidence: float = CONFIDENCE) -> dict:
     """Mean per-problem difference scores - base (same problems, same order) in points, with its t interval."""
     diff = np.asarray(scores, dtype=float) - np.asarray(base, dtype=float)

@@ -3,8 +3,7 @@
 `python -m tina_utils.plots` (`make figures`) redraws every figure whose tables exist, without a model or torch.
 """
 
-from tina_utils.plots.phase import write_stop_scores, write_synthetic
-from tina_utils.plots.runs import write_prompt_lengths
+from tina_utils.plots.inputs import write_prompt_lengths, write_stop_scores, write_synthetic
 from tina_utils.plots.style import BASE, COLUMN, FULL, OURS, TINA, figure, save
 
 __all__ = ["BASE", "COLUMN", "FULL", "OURS", "TINA", "draw", "figure", "redraw_all", "save", "write_prompt_lengths",

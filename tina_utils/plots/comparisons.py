@@ -14,8 +14,7 @@ import pandas as pd
 
 from tina_utils import env
 from tina_utils.evaluate import stats
-from tina_utils.evaluate.checkpoint_sweep import REFERENCE_NAMES
-from tina_utils.paper import BENCHMARKS, load_reference
+from tina_utils.paper import BENCHMARKS, REFERENCE_NAMES, load_reference
 from tina_utils.plots import seeds, style
 
 Z = NormalDist().inv_cdf(0.5 + stats.CONFIDENCE / 2)  # normal interval when scores.csv has no ci_low/ci_high

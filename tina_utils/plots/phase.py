@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tina_utils import env
+from tina_utils import runs as run_files
 from tina_utils.plots import style
 from tina_utils.plots.style import BASE, COLUMN, FULL, GREEN, OURS, TINA
 
@@ -54,24 +55,15 @@ def panel(logs: pd.DataFrame, transition=None, best_step: int | None = None, tit
 
 def phase_panel(run_id: str):
     """Notebook 05: a run's panel with every metric's transition and the checkpoint its sweep chose."""
-    from tina_utils.plots.runs import best_step
+    from tina_utils.evaluate.selection import read_best
     from tina_utils.transition.detect import detect_all
     from tina_utils.transition.logs import load_logs
 
-    path = env.results_dir("02_train", run_id) / "log.csv"
+    path = run_files.log_file(run_id)
     logs = load_logs(path)
-    chosen = best_step(run_id)
+    chosen = (read_best(run_id) or {}).get("step")
     sources = [path] + ([env.results_dir("03_evaluate", run_id) / "best.json"] if chosen is not None else [])
     return panel(logs, detect_all(logs), best_step=chosen, title=run_id), sources
-
-
-def write_synthetic(logs: pd.DataFrame, true_step: int):
-    """Save synthetic logs (05_phase/synthetic_logs.csv, with their true step) and draw their panel; its PNG."""
-    from tina_utils.plots import registry
-
-    logs.assign(true_step=true_step).to_csv(env.results_dir("05_phase") / SYNTHETIC, index=False,
-                                            lineterminator="\n")
-    return registry.draw("phase_synthetic")
 
 
 def find_synthetic() -> list[str]:
@@ -98,16 +90,6 @@ def find_stops() -> list[str]:
         STOP_SCORES.format("*")))]
 
 
-def write_stop_scores(stopped: str, full: str, full_scores: pd.DataFrame, stopped_scores: pd.DataFrame):
-    """Save both runs' checkpoint scores (05_phase/<stopped>_stop_scores.csv) and draw the stop; its PNG path."""
-    from tina_utils.plots import registry
-
-    table = pd.concat([full_scores.assign(run=full, role="unstopped"),
-                       stopped_scores.assign(run=stopped, role="stopped")])
-    table.to_csv(env.results_dir("05_phase") / STOP_SCORES.format(stopped), index=False, lineterminator="\n")
-    return registry.draw(f"phase_stop_{stopped}")
-
-
 @style.styled
 def stop(stopped: str):
     """Notebook 05: format reward of both runs with the stop, and both runs' checkpoint scores (± 1.96 s.e.)."""
@@ -117,9 +99,8 @@ def stop(stopped: str):
     path = env.results_dir("05_phase") / STOP_SCORES.format(stopped)
     table = pd.read_csv(path)
     full = table.loc[table.role == "unstopped", "run"].iloc[0]
-    logs = {role: env.results_dir("02_train", run) / "log.csv" for role, run in (("unstopped", full),
-                                                                                  ("stopped", stopped))}
-    record_path = env.results_dir("02_train", stopped) / "transition.json"
+    logs = {role: run_files.log_file(run) for role, run in (("unstopped", full), ("stopped", stopped))}
+    record_path = run_files.run_dir(stopped) / "transition.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     fig = style.figure(FULL, 2.6)
     left, right = fig.subplots(1, 2)

@@ -4,12 +4,12 @@ curves (02), score vs step (03), cost vs score (04), a study (scaling out).
 Each `find_*` lists the name suffixes whose tables exist; each builder reads them and returns (Figure, sources).
 """
 
-import json
 
 import pandas as pd
 from matplotlib.lines import Line2D
 
 from tina_utils import env
+from tina_utils import runs as run_files
 from tina_utils.paper import load_reference
 from tina_utils.plots import style
 from tina_utils.plots.style import BASE, COLUMN, FULL, OURS, TINA
@@ -26,15 +26,6 @@ def _names(folder: str, pattern: str, strip: str = "") -> list[str]:
 def find_prompt_lengths() -> list[str]:
     """Datasets whose prompt lengths notebook 01 saved."""
     return _names("01_data", PROMPT_LENGTHS.format("*"), strip="_prompt_lengths.csv")
-
-
-def write_prompt_lengths(lengths, dataset: str, budget: int):
-    """Save a dataset's prompt lengths (01_data/<dataset>_prompt_lengths.csv) and draw their figure; its PNG path."""
-    from tina_utils.plots import registry
-
-    path = env.results_dir("01_data") / PROMPT_LENGTHS.format(dataset)
-    pd.DataFrame({"prompt_tokens": list(lengths), "budget": budget}).to_csv(path, index=False, lineterminator="\n")
-    return registry.draw(f"01_prompt_lengths_{dataset}")
 
 
 @style.styled
@@ -60,14 +51,15 @@ def prompt_lengths(dataset: str):
 
 
 def find_logged_runs() -> list[str]:
-    """Runs with a training log (02_train/<run>/log.csv)."""
-    return _names("02_train", "*/log.csv")
+    """Runs with a training log under results/02_train/."""
+    return run_files.logged_runs()
 
 
 def best_step(run_id: str) -> int | None:
-    """The step of the checkpoint the run's sweep chose (03_evaluate/<run>/best.json), None when not swept."""
-    path = env.results_dir("03_evaluate", run_id) / "best.json"
-    return json.loads(path.read_text()).get("step") if path.exists() else None
+    """The step of the checkpoint the run's sweep reported (its best.json), None when not swept."""
+    from tina_utils.evaluate.selection import read_best
+
+    return (read_best(run_id) or {}).get("step")
 
 
 def training_curves(run_id: str):
@@ -76,7 +68,7 @@ def training_curves(run_id: str):
     from tina_utils.transition.detect import detect_transition
     from tina_utils.transition.logs import load_logs
 
-    path = env.results_dir("02_train", run_id) / "log.csv"
+    path = run_files.log_file(run_id)
     logs = load_logs(path)
     return panel(logs, detect_transition(logs, "format_reward"), title=run_id), [path]
 

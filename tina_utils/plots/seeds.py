@@ -11,7 +11,7 @@ import pandas as pd
 
 from tina_utils import env
 from tina_utils.plots import style
-from tina_utils.runs import latest_trainer_state
+from tina_utils.runs import log_file, logged_runs
 from tina_utils.transition.detect import detect_transition
 from tina_utils.transition.logs import load_logs
 
@@ -20,18 +20,6 @@ CURVES = {"format_reward": "format reward (0-1)", "accuracy_reward": "accuracy r
 GRID_LABELS = {"format_reward": "format reward", "accuracy_reward": "accuracy reward",
                "completion_length": "length (tokens)"}
 MAX_GRID_RUNS = 8  # rows beyond this make the grid unreadable on a page
-
-
-def log_file(run: str):
-    """The file load_logs reads for results/02_train/<run> (log.csv, else a trainer_state.json), or None."""
-    folder = env.results_dir("02_train") / str(run)
-    found = [p for p in (folder / "log.csv", folder / "trainer_state.json") if p.exists()]
-    return found[0] if found else latest_trainer_state(folder) if folder.is_dir() else None
-
-
-def logged_runs() -> list[str]:
-    """Run ids under results/02_train with training logs, sorted."""
-    return sorted(p.name for p in env.results_dir("02_train").iterdir() if p.is_dir() and log_file(p.name))
 
 
 def recipe_runs(recipe: str) -> dict[int, str]:

@@ -6,10 +6,12 @@ open_rs2 for recipes the paper did not train; its parameter count comes from the
 (tina_utils.train.memory).
 """
 
+import math
+
 import pandas as pd
+from scipy import stats as sps
 
 from tina_utils import paper
-from tina_utils.evaluate import stats
 from tina_utils.rewards import REWARDS
 from tina_utils.train import memory
 from tina_utils.train.config import load_recipe
@@ -26,6 +28,18 @@ FIELDS = {"lora_r": "LoRA rank r", "lora_alpha": "LoRA alpha", "lora_dropout": "
           "max_steps": "scheduled steps", "stop_at_step": "stopped at step"}
 EDGE = 10  # logged steps averaged at the start and at the end of a run
 
+
+
+def mean_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of logged values with the t interval; no clipping, NaN under two values."""
+    values = pd.Series(values, dtype=float).dropna().to_numpy()
+    if len(values) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(values.mean())
+    if len(values) == 1 or values.min() == values.max():  # no spread: no interval (one value) or a point
+        return (mean, math.nan, math.nan) if len(values) == 1 else (mean, mean, mean)
+    low, high = sps.ttest_1samp(values, 0.0).confidence_interval(confidence)
+    return mean, float(low), float(high)
 
 def paper_recipe(recipe: str):
     """Tina's recipe for `recipe`: the same one if the paper trained it, else its headline run."""
@@ -87,7 +101,7 @@ def reward_table(names) -> pd.DataFrame:
 def _edges(logs: pd.DataFrame, metric: str, edge: int) -> tuple:
     """((mean, low, high) over the first `edge` logged steps, the same over the last `edge`)."""
     values = logs.sort_values("step")[metric].dropna()
-    return stats.mean_interval(values.iloc[:edge]), stats.mean_interval(values.iloc[-edge:])
+    return mean_interval(values.iloc[:edge]), mean_interval(values.iloc[-edge:])
 
 
 def _reward_line(logs: pd.DataFrame, metric: str, edge: int) -> str:
