@@ -102,7 +102,7 @@ def stop(stopped: str):
     logs = {role: run_files.log_file(run) for role, run in (("unstopped", full), ("stopped", stopped))}
     record_path = run_files.run_dir(stopped) / "transition.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
-    fig = style.figure(FULL, 2.6)
+    fig = style.figure(FULL, 3.0)
     left, right = fig.subplots(1, 2)
     for (role, log), colour in zip(logs.items(), (BASE, OURS)):
         frame = load_logs(log)
@@ -117,8 +117,8 @@ def stop(stopped: str):
             ax.axvline(record["stop_at"], color="k", ls="--", label="stop")
     left.set(ylabel="format reward", xlabel="training step")
     right.set(ylabel="held-out pass@1 (%)", xlabel="training step")
-    left.legend()
-    right.legend()
+    handles = dict(zip(*reversed(right.get_legend_handles_labels())))  # label -> handle, the markers' version
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=2)
     return fig, [path, *logs.values(), *([record_path] if record else [])]
 
 
@@ -132,7 +132,7 @@ def projection(table: pd.DataFrame | None = None):
     """Notebook 04: Tina's train + eval cost per run as trained vs stopped at the transition (projected)."""
     path = env.results_dir("04_cost") / "early_stop_paper_projection.csv"
     table = pd.read_csv(path) if table is None else table
-    fig = style.figure(COLUMN, 2.6)
+    fig = style.figure(COLUMN, 3.0)
     ax = fig.subplots()
     y = np.arange(len(table))[::-1]
     ax.barh(y + 0.2, table["train_usd"] + table["eval_usd"], 0.4, color=BASE, label="as trained (paper)")
@@ -142,5 +142,5 @@ def projection(table: pd.DataFrame | None = None):
     ax.set_yticks(y, [t.replace("Tina-", "") for t in table["task"]])
     ax.set(xlabel="train + eval (USD)", title="Stopping at the transition (projected)")
     ax.margins(x=0.15)
-    ax.legend(loc="lower right")
+    fig.legend(loc="outside lower center", ncols=1)
     return fig, [path]

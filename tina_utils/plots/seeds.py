@@ -108,7 +108,8 @@ def phase_grid(runs: dict, total: int | None = None):
         ax.set_xlabel("training step")
     handles = {h.get_label(): h for ax in axes.flat for h in ax.get_legend_handles_labels()[0]}
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=2)
-    count = f"first {len(shown)} of {total} runs (by run id)" if total > len(shown) else f"{total} runs"
+    plural = "run" if total == 1 else "runs"
+    count = f"first {len(shown)} of {total} runs (by run id)" if total > len(shown) else f"{total} {plural}"
     fig.suptitle(f"Format transition and reported checkpoint per run: {count}")
     return fig
 
