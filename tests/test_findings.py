@@ -32,3 +32,13 @@ def test_theirs_sets_the_paper_row_of_the_recipe_or_its_headline_run_beside():
         "Paper, Tina-Open-RS3 at step 500 of 850 (59% of training): 49.45 % vs DeepSeek-R1-Distill-Qwen-1.5B 41.18 % "
         "(+8.27 points; one sample per problem, the best of 17 checkpoints on the test set)."]
     assert findings.theirs("tiny")[0].startswith("Paper, Tina-Open-RS2 at step 450 of 850 (53% of training): 50.60 %")
+
+
+def test_the_paper_rows_are_the_base_and_every_tina_model():
+    from tina_utils import paper
+
+    rows = findings.paper_rows()
+    tina = paper.load_reference("tina_models")
+    assert list(rows.index) == ["DeepSeek-R1-Distill-Qwen-1.5B", *tina["model"]]
+    assert rows.loc["DeepSeek-R1-Distill-Qwen-1.5B", "avg"] == 41.18 and rows["avg"].max() == 50.60
+    assert rows.loc["DeepSeek-R1-Distill-Qwen-1.5B"].isna()[["best_step", "pct_epoch"]].all()

@@ -270,3 +270,14 @@ def test_code_cells_narrate_in_a_few_lines(notebook):
     for cell in _code(notebook):
         text = _text(cell)
         assert len(text.splitlines()) <= 12, f"move the logic into tina_utils: {text[:80]!r}"
+
+
+def test_every_notebook_opens_with_what_tina_did(notebook):
+    """Before its first numbered section, a notebook says what Tina did at this stage and shows the paper's numbers
+    (a code cell reading them from results/reference/ through tina_utils, checked by nbval)."""
+    cells = notebook["cells"]
+    first_section = next(i for i, cell in enumerate(cells) if _text(cell).startswith("## 1."))
+    opening = [i for i, cell in enumerate(cells[:first_section]) if _text(cell).startswith("## What Tina did")]
+    assert opening, "open with a '## What Tina did at this stage' section before '## 1.'"
+    shown = cells[opening[0] + 1]
+    assert shown["cell_type"] == "code" and "findings." in _text(shown), "then a cell showing the paper's numbers"

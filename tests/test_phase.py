@@ -354,3 +354,13 @@ def test_tiny_run_format_reward_rises_and_an_offline_transition_sits_on_the_rise
         smooth = fmt.rolling(5, center=True, min_periods=1).mean()
         crossing = int(smooth[smooth >= (found.before + found.after) / 2].index.min())
         assert found.kind == "rise" and found.strength >= 3 and found.lo - 10 <= crossing <= found.hi + 10
+
+
+def test_a_checkpoint_score_survives_benchmarks_without_a_standard_error():
+    from tina_utils.evaluate.selection import checkpoint_means
+
+    scores = pd.DataFrame({"checkpoint": ["checkpoint-10", "checkpoint-20"], "step": [10, 20],
+                           "benchmark": "math_500", "metric": "pass@1", "value": [0.0, 100.0],
+                           "stderr": [float("nan")] * 2})  # one problem: no standard error
+    table = checkpoint_means(scores)
+    assert table["score"].tolist() == [0.0, 100.0] and table["stderr"].isna().all()

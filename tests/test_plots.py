@@ -18,6 +18,8 @@ from tina_utils.plots import paper as paper_figures
 from tina_utils.plots import registry, style
 from tina_utils.transition.online import synthetic_logs
 
+pytestmark = pytest.mark.xdist_group("figures")  # one worker draws the fixture figures once
+
 RUN, STOPPED = "r-seed0", "r_stop-seed0"
 
 
@@ -124,10 +126,11 @@ def test_make_figures_redraws_every_figure_without_torch(drawn, tmp_path):
     assert not changed, f"not byte-stable: {changed}"  # no date, version or commit inside the files
 
 
-def test_every_committed_figure_has_a_registered_redraw():
+def test_every_figure_in_the_checkout_has_a_registered_redraw():
     committed = subprocess.run(["git", "ls-files", "results/figures"], cwd=env.repo_root(), capture_output=True,
                                text=True).stdout.split()
     assert committed and all(registry.owner(re.sub(r"\.\w+$", "", p.split("/")[-1])) for p in committed)
+    assert registry.unregistered(env.repo_root() / "results" / "figures") == []  # and whatever runs wrote there
 
 
 def test_an_unregistered_file_is_reported(drawn):

@@ -15,6 +15,7 @@ from tina_utils import env, plots, runs
 from tina_utils.evaluate import core, provenance, stats
 from tina_utils.evaluate.selection import best_checkpoint, select_checkpoint  # noqa: F401
 from tina_utils.paper import REFERENCE_NAMES
+from tina_utils.plots import runs as run_figures
 from tina_utils.runs import find_checkpoints, step_of
 
 SCORE_COLUMNS = ["run_id", "checkpoint", "step", "benchmark", "metric", "value", "stderr", "ci_low", "ci_high", "gain",
@@ -153,7 +154,8 @@ def sweep(run_dir, benchmarks=None, preset="tiny", backend: str = "auto", base_m
     write_outputs(out_dir, scores, timing, samples, checked)
     best = select_checkpoint(scores, checked, why_no_validation=why or "no validation split was evaluated")
     (out_dir / "best.json").write_text(json.dumps(best, indent=1) + "\n")
-    figure = plots.draw(f"03_score_vs_step_{run_id}")
+    fig, sources = run_figures.score_vs_step(run_id, out_dir)
+    figure = plots.save(fig, f"03_score_vs_step_{run_id}", sources, notebook="03")
     print(f"cache: {samples.attrs['cache_hits']} hits, {samples.attrs['cache_misses']} generated")
     return SweepResult(run_id, scores, timing, samples, best, out_dir, figure,
                        samples.attrs["cache_hits"], samples.attrs["cache_misses"])

@@ -56,3 +56,12 @@ def theirs(recipe: str | None) -> list[str]:
 def findings(scores: pd.DataFrame, best: dict, recipe: str | None = None, metric: str = "pass@1") -> str:
     """Ours, then the paper's, one finding per line."""
     return "\n".join(f"- {line}" for line in ours(scores, best, metric) + theirs(recipe))
+
+
+def paper_rows() -> pd.DataFrame:
+    """The paper's rows this notebook relates to (Tables 2-3): its base model and every Tina model, pass@1 (%), with
+    each Tina model's reported step and its share of an epoch."""
+    base = paper.load_reference("baseline_eval").head(1)
+    tina = paper.load_reference("tina_models")
+    columns = ["model", "best_step", "pct_epoch", *paper.BENCHMARKS, "avg"]
+    return pd.concat([base, tina], ignore_index=True).reindex(columns=columns).set_index("model")

@@ -37,7 +37,8 @@ def checkpoint_means(scores: pd.DataFrame, metric: str = "pass@1", include_base:
     out = pd.DataFrame({"score": table.mean(axis=1), "n_benchmarks": table.shape[1]})
     if "stderr" in df:
         errors = df.pivot_table(index="checkpoint", columns="benchmark", values="stderr", aggfunc="mean")
-        out["stderr"] = (errors[table.columns] ** 2).sum(axis=1, min_count=1) ** 0.5 / table.shape[1]
+        errors = errors.reindex(index=table.index, columns=table.columns)  # a NaN-only stderr column is dropped
+        out["stderr"] = (errors ** 2).sum(axis=1, min_count=1) ** 0.5 / table.shape[1]
     out["step"] = [step_of(c) for c in out.index]
     return out.reindex(columns=columns).sort_values("step", kind="stable")
 

@@ -5,6 +5,9 @@ Each `find_*` lists the name suffixes whose tables exist; each builder reads the
 """
 
 
+import json
+from pathlib import Path
+
 import pandas as pd
 from matplotlib.lines import Line2D
 
@@ -55,13 +58,6 @@ def find_logged_runs() -> list[str]:
     return run_files.logged_runs()
 
 
-def best_step(run_id: str) -> int | None:
-    """The step of the checkpoint the run's sweep reported (its best.json), None when not swept."""
-    from tina_utils.evaluate.selection import read_best
-
-    return (read_best(run_id) or {}).get("step")
-
-
 def training_curves(run_id: str):
     """Notebook 02: the run's logged rewards and completion length with its format transition."""
     from tina_utils.plots.phase import panel
@@ -98,17 +94,18 @@ def _transition_band(run_id: str):
 
 
 @style.styled
-def score_vs_step(run_id: str, metric: str = "pass@1"):
+def score_vs_step(run_id: str, folder=None, metric: str = "pass@1"):
     """Notebook 03: score vs step per benchmark (95 % intervals), base model, chosen checkpoint, the format
-    transition band (05) and the paper's best step for the same recipe."""
-    folder = env.results_dir("03_evaluate", run_id)
+    transition band (05) and the paper's best step for the same recipe. `folder`: the sweep's (default
+    results/03_evaluate/<run_id>)."""
+    folder = Path(folder) if folder else env.results_dir("03_evaluate", run_id)
     scores = pd.read_csv(folder / "scores.csv")
     part = scores[scores.metric == metric]
     benchmarks = list(dict.fromkeys(part.benchmark))
     band, band_sources = _transition_band(run_id)
     models = load_reference("tina_models")
     paper = models[models["recipe"] == _recipe(run_id)]
-    chosen = best_step(run_id)
+    chosen = json.loads((folder / "best.json").read_text()).get("step") if (folder / "best.json").exists() else None
     columns, rows_ = min(len(benchmarks), 3), -(-len(benchmarks) // 3)
     fig = style.figure(COLUMN if columns == 1 else FULL, 2.3 * rows_ + (1.3 if columns == 1 else 0.6))
     for ax, name in zip(fig.subplots(rows_, columns, squeeze=False).ravel(), benchmarks):
