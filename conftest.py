@@ -5,6 +5,8 @@ import os
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Notebooks and studies under test write PNG figures only; tests/test_plots.py checks PDF, SVG and PNG of every kind.
+os.environ.setdefault("TINA_FIGURE_FORMATS", "png")
 # The tests that reuse the session's tiny run and the notebooks that read it share one xdist worker.
 TINY_RUN_GROUP = "tiny-run"
 

@@ -169,7 +169,7 @@ def test_the_dataset_summary_counts_rows_gold_types_and_prompt_tokens(tmp_path, 
     assert lengths.tolist() == [9] and row.prompt_tokens_max == 9 and row.gold_parse_share == 1.0
     monkeypatch.setenv("TINA_RESULTS", str(tmp_path))
     png = plots.write_prompt_lengths(pd.Series([9, 11, 11]), "tiny", budget=12)
-    assert png == tmp_path / "figures" / "01_prompt_lengths_tiny.png" and png.with_suffix(".pdf").exists()
+    assert png == tmp_path / "figures" / "01_prompt_lengths_tiny.png" and png.exists()
     assert pd.read_csv(tmp_path / "01_data" / "tiny_prompt_lengths.csv")["prompt_tokens"].tolist() == [9, 11, 11]
 
 

@@ -79,3 +79,16 @@ def test_cli_rejects_too_few_draws():
     done = subprocess.run([sys.executable, "-m", "tina_utils.evaluate.paper_verdict", "--draws", "5"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith("error: --draws must be >= 100")
+
+
+def test_the_verdict_is_simulated_once_per_inputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TINA_RESULTS", str(tmp_path / "results"))
+    first = pv.cached(draws=200)
+    assert len(list((tmp_path / "home" / "paper_verdict").glob("*.csv"))) == 1
+    pd.testing.assert_frame_equal(pv.cached(draws=200), first)  # read back, not simulated again
+    assert len(list((tmp_path / "home" / "paper_verdict").glob("*.csv"))) == 1
+    fresh = pv.verdict(draws=200)
+    assert first["adjusted_gain"].tolist() == pytest.approx(fresh["adjusted_gain"].tolist(), abs=1e-4)  # %.4f
+    pv.cached(draws=300)
+    assert len(list((tmp_path / "home" / "paper_verdict").glob("*.csv"))) == 2  # other inputs, another entry

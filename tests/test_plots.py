@@ -72,10 +72,11 @@ def drawn(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINA_RESULTS", str(root))
+        mp.setenv("TINA_FIGURE_FORMATS", ",".join(style.FORMATS))  # every format (the suite's default is PNG only)
         write_tables(root)
         code = ("import runpy, sys; sys.argv = ['tina_utils.plots']; runpy.run_module('tina_utils.plots', "
                 "run_name='__main__'); assert not {'torch', 'transformers', 'trl'} & set(sys.modules), 'imported'")
-        out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TINA_RESULTS": str(root)},
+        out = subprocess.run([sys.executable, "-c", code], env={**os.environ},
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]
         names = registry.names()
@@ -126,6 +127,7 @@ def test_the_figure_files_are_byte_stable(drawn):
     before = {file: file.read_bytes() for file in files}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINA_RESULTS", str(root))
+        mp.setenv("TINA_FIGURE_FORMATS", ",".join(style.FORMATS))
         for name in names:
             (root / "figures" / f"{name}.png").unlink()
             registry.draw(name)
@@ -188,3 +190,12 @@ def test_paper_benchmarks_keep_every_tina_model():
     tina = paper_figures.load_reference("tina_models")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert len(labels) == len(tina) and "II-Thought" in labels
+
+
+def test_the_figure_formats_can_be_narrowed_but_keep_the_png(monkeypatch):
+    monkeypatch.setenv("TINA_FIGURE_FORMATS", "png, svg")
+    assert style.formats() == ["png", "svg"]
+    for wrong in ("svg", "png,eps"):
+        monkeypatch.setenv("TINA_FIGURE_FORMATS", wrong)
+        with pytest.raises(ValueError, match=f"TINA_FIGURE_FORMATS={wrong}: use a comma list of pdf, svg, png"):
+            style.formats()

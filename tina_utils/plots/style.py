@@ -2,6 +2,7 @@
 writes PDF (TrueType fonts), SVG (real text) and PNG byte-stably and records the figure in results/figures/index.csv.
 """
 
+import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -79,11 +80,21 @@ def record(name: str, notebook: str, sources) -> None:
         table.to_csv(index, index=False, lineterminator="\n")
 
 
+def formats() -> list[str]:
+    """The formats `save` writes: $TINA_FIGURE_FORMATS (e.g. "png" while iterating), default PDF, SVG and PNG."""
+    wanted = [f.strip() for f in os.environ.get("TINA_FIGURE_FORMATS", ",".join(FORMATS)).split(",") if f.strip()]
+    unknown = sorted(set(wanted) - set(FORMATS))
+    if unknown or "png" not in wanted:  # notebooks display the PNG
+        raise ValueError(f"TINA_FIGURE_FORMATS={','.join(wanted)}: use a comma list of {', '.join(FORMATS)} "
+                         "that includes png")
+    return wanted
+
+
 def save(fig: Figure, name: str, sources=(), notebook: str = "") -> Path:
     """Write results/figures/<name>.pdf, .svg and .png in the house style, index them; return the PNG path."""
     directory = env.results_dir("figures")
     with matplotlib.rc_context(RC):
-        for fmt in FORMATS:
+        for fmt in formats():
             fig.savefig(directory / f"{name}.{fmt}", dpi=200, metadata=METADATA[fmt])
     record(name, notebook, sources)
     return directory / f"{name}.png"
