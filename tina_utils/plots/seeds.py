@@ -98,8 +98,9 @@ def phase_grid(runs: dict, total: int | None = None):
     """Rows = runs ({run id: (logs, Transition | None, best step | None)}, at most MAX_GRID_RUNS drawn; `total`: how
     many runs there are), columns = the three curves."""
     shown, total = list(runs)[:MAX_GRID_RUNS], total or len(runs)
-    fig = style.figure(style.FULL, 1.1 * len(shown) + 0.9)
-    rows = np.atleast_1d(fig.subfigures(len(shown), 1))
+    fig = style.figure(style.FULL, 1.3 * len(shown) + 1.1)
+    heights = [1.0] * (len(shown) - 1) + [1.3]  # the last row also holds the x-axis label
+    rows = np.atleast_1d(fig.subfigures(len(shown), 1, height_ratios=heights))
     axes = np.array([row.subplots(1, len(CURVES), sharex=True) for row in rows])
     for row, axs, run in zip(rows, axes, shown):
         _draw_run(axs, *runs[run])
