@@ -74,7 +74,7 @@ def test_benchmarks_vs_paper_draws_our_intervals(results, with_ci):
     rows = [("base", "aime24", 20.0, 7.3, 9.5, 37.3), ("checkpoint-20", "aime24", 30.0, 8.4, 16.7, 47.9),
             ("base", "math_500", 80.0, 1.8, 76.3, 83.3), ("checkpoint-20", "math_500", 84.0, 1.6, 80.5, 87.0)]
     write_sweep(results, rows, with_ci=with_ci)
-    assert comparisons.find_benchmark_runs() == [RUN]
+    assert comparisons.find_swept_runs() == [RUN]
     fig, sources = comparisons.build_benchmarks(RUN)
     house_style(fig, f"benchmarks_vs_paper_{RUN}", sources)
     tina = len(load_reference("tina_models"))
@@ -189,7 +189,7 @@ def test_grader_disagreement_pairs_the_graders(results):
                           "math_verify": [30.0, 80.5], "lighteval": [25.0, 78.0], "differ": [6, 70]})
     table.to_csv(folder / "grader_agreement.csv", index=False)
     assert comparisons.find_graded_runs() == [RUN]
-    fig = comparisons.grader_figure(RUN)
+    fig, _ = comparisons.build_grader(RUN)
     house_style(fig, f"grader_disagreement_{RUN}", [folder / "grader_agreement.csv"])
     ax = fig.axes[0]
     by_label = {line.get_label(): list(line.get_xdata()) for line in ax.lines}
@@ -199,12 +199,10 @@ def test_grader_disagreement_pairs_the_graders(results):
     assert labels == ["AIME24\n6 of 120 differ (5.0 %)", "MATH500\n70 of 2000 differ (3.5 %)"]
 
 
-def test_grader_figure_without_table_names_the_command(results):
-    fig = comparisons.grader_figure("other-run")
-    house_style(fig, "grader_not_run")
-    assert any("ours: not run yet" in t and
-               "python -m tina_utils.evaluate.lighteval_grader results/03_evaluate/other-run" in t for t in texts(fig))
+def test_without_a_table_no_run_is_graded_and_the_command_names_the_run(results):
     assert comparisons.find_graded_runs() == []
+    assert comparisons.REGRADE.format(run_id="other-run") == (
+        "python -m tina_utils.evaluate.lighteval_grader results/03_evaluate/other-run")
 
 
 def test_drawing_modules_import_no_training_stack():

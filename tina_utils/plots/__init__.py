@@ -4,21 +4,9 @@
 """
 
 from tina_utils.plots.inputs import write_prompt_lengths, write_stop_scores, write_synthetic
+from tina_utils.plots.registry import draw, redraw_all
 from tina_utils.plots.style import BASE, COLUMN, FULL, OURS, TINA, figure, save
 
 __all__ = ["BASE", "COLUMN", "FULL", "OURS", "TINA", "draw", "figure", "redraw_all", "save", "write_prompt_lengths",
            "write_stop_scores", "write_synthetic"]
 
-
-def draw(name: str):
-    """Redraw the figure `name` from its saved tables (registry.draw); return its PNG path."""
-    from tina_utils.plots import registry  # the registry imports the drawing modules, which import this package
-
-    return registry.draw(name)
-
-
-def redraw_all() -> list:
-    """Redraw every figure whose tables exist (registry.redraw_all); return their PNG paths."""
-    from tina_utils.plots import registry
-
-    return registry.redraw_all()

@@ -16,11 +16,12 @@ from tina_utils import env
 from tina_utils.evaluate import stats
 from tina_utils.paper import BENCHMARKS, REFERENCE_NAMES, load_reference
 from tina_utils.plots import seeds, style
+from tina_utils.plots.runs import find_swept_runs
 
 Z = NormalDist().inv_cdf(0.5 + stats.CONFIDENCE / 2)  # normal interval when scores.csv has no ci_low/ci_high
 TINA_MARKERS = ["o", "^", "v", "D", "P", "X", "*", "h"]
 ROWS = [*BENCHMARKS, "avg"]
-REGRADE = "python -m tina_utils.evaluate.lighteval_grader results/03_evaluate/{run_id}"
+REGRADE = "python -m tina_utils.evaluate.lighteval_grader results/03_evaluate/{run_id}"  # writes the table
 
 
 def _evaluation(run_id: str, name: str):
@@ -100,11 +101,6 @@ def benchmarks_vs_paper(ours: pd.DataFrame, baseline: pd.DataFrame, tina: pd.Dat
     return fig
 
 
-def find_benchmark_runs() -> list[str]:
-    """Run ids with a checkpoint sweep (03_evaluate/<run>/scores.csv)."""
-    return _runs_with("scores.csv")
-
-
 def build_benchmarks(run_id: str):
     """benchmarks_vs_paper_<run_id>: (Figure, source tables)."""
     scores_path, best_path = _evaluation(run_id, "scores.csv"), _evaluation(run_id, "best.json")
@@ -142,16 +138,6 @@ def grader_disagreement(table: pd.DataFrame, title: str = ""):
     return fig
 
 
-@style.styled
-def grader_not_run(run_id: str):
-    """The figure notebooks show while a run has no grader_agreement.csv: the command that writes it."""
-    fig = style.figure(style.FULL, 1.4)
-    ax = fig.subplots()
-    ax.set_axis_off()
-    style.not_run_yet(ax, f"re-grade with the paper's grader (lighteval 0.8.1):\n{REGRADE.format(run_id=run_id)}")
-    return fig
-
-
 def find_graded_runs() -> list[str]:
     """Run ids whose samples were re-graded with lighteval (03_evaluate/<run>/grader_agreement.csv)."""
     return _runs_with("grader_agreement.csv")
@@ -163,15 +149,8 @@ def build_grader(run_id: str):
     return grader_disagreement(pd.read_csv(path), f"{run_id}\nthe two graders on the same samples"), [path]
 
 
-def grader_figure(run_id: str):
-    """For notebooks: the grader figure when its table exists, else the "not run yet" one naming the command."""
-    if _evaluation(run_id, "grader_agreement.csv").exists():
-        return build_grader(run_id)[0]
-    return grader_not_run(run_id)
-
-
 REGISTRY = {
-    "benchmarks_vs_paper_": ("03", find_benchmark_runs, build_benchmarks),
+    "benchmarks_vs_paper_": ("03", find_swept_runs, build_benchmarks),
     "grader_disagreement_": ("03", find_graded_runs, build_grader),
     **seeds.REGISTRY,
 }

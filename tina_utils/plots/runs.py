@@ -76,7 +76,7 @@ def find_swept_runs() -> list[str]:
 
 def _recipe(run_id: str) -> str | None:
     """The run's recipe from results/runs.csv (None when not recorded)."""
-    path = env.results_dir() / "runs.csv"
+    path = run_files.runs_csv()
     if not path.exists():
         return None
     rows = pd.read_csv(path, dtype=str).query("run_id == @run_id")

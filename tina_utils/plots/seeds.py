@@ -4,14 +4,13 @@ grid (every logged run's curves with its format transition and its reported chec
 Registered through `plots.comparisons.REGISTRY`. Used in: notebooks 02 (curves over seeds) and 05 (phase grid).
 """
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from tina_utils import env
+from tina_utils.evaluate.selection import read_best
 from tina_utils.plots import style
-from tina_utils.runs import log_file, logged_runs
+from tina_utils.runs import log_file, logged_runs, runs_csv
 from tina_utils.transition.detect import detect_transition
 from tina_utils.transition.logs import load_logs
 
@@ -24,7 +23,7 @@ MAX_GRID_RUNS = 8  # rows beyond this make the grid unreadable on a page
 
 def recipe_runs(recipe: str) -> dict[int, str]:
     """{seed: run id} of the recipe's logged runs in results/runs.csv."""
-    path = env.results_dir() / "runs.csv"
+    path = runs_csv()
     table = pd.read_csv(path, dtype={"run_id": str, "recipe": str}) if path.exists() else pd.DataFrame()
     rows = table[table.recipe == recipe] if len(table) else table
     return {int(seed): run for run, seed in zip(rows.get("run_id", []), rows.get("seed", [])) if log_file(run)}
@@ -65,7 +64,7 @@ def training_curves_seeds(logs: dict, recipe: str):
 
 def find_recipes() -> list[str]:
     """Recipes in results/runs.csv with at least one logged run."""
-    path = env.results_dir() / "runs.csv"
+    path = runs_csv()
     if not path.exists():
         return []
     table = pd.read_csv(path, dtype={"run_id": str, "recipe": str})
@@ -76,7 +75,7 @@ def build_curves(recipe: str):
     """training_curves_seeds_<recipe>: (Figure, source tables)."""
     files = {seed: log_file(run) for seed, run in sorted(recipe_runs(recipe).items())}
     logs = {seed: load_logs(path) for seed, path in files.items()}
-    return training_curves_seeds(logs, recipe), [env.results_dir() / "runs.csv", *files.values()]
+    return training_curves_seeds(logs, recipe), [runs_csv(), *files.values()]
 
 
 def _draw_run(axes, logs: pd.DataFrame, transition, best_step) -> None:
@@ -125,10 +124,9 @@ def build_phase_grid(suffix: str = ""):
     runs, sources, logged = {}, [], logged_runs()
     for run in logged[:MAX_GRID_RUNS]:
         logs = load_logs(log_file(run))
-        best = env.results_dir("03_evaluate") / run / "best.json"
-        step = json.loads(best.read_text())["step"] if best.exists() else None
-        runs[run] = (logs, detect_transition(logs) if "format_reward" in logs else None, step)
-        sources += [log_file(run)] + ([best] if best.exists() else [])
+        best = read_best(run)
+        runs[run] = (logs, detect_transition(logs) if "format_reward" in logs else None, best and best["step"])
+        sources += [log_file(run)] + ([env.results_dir("03_evaluate", run) / "best.json"] if best else [])
     return phase_grid(runs, len(logged)), sources
 
 
