@@ -252,9 +252,9 @@ def reported_checkpoint(run_id: str, scored: pd.DataFrame) -> pd.Series | None:
     if scored.empty:
         return None
     chosen = scored[scored["checkpoint"] == selected_checkpoint(run_id)]
-    trained = scored[scored["checkpoint"] != "base"]  # as the sweep: the base is never the best checkpoint
     if len(chosen):
         return chosen.iloc[0]
+    trained = scored[scored["checkpoint"] != "base"]  # as the sweep: the base is never the best checkpoint
     candidates = trained if len(trained) else scored
     return candidates.loc[candidates["score"].idxmax()]
 

@@ -41,6 +41,7 @@ def format_relation(relation: dict | None, run_id: str) -> str:
         return f"no checkpoint sweep yet for {run_id} (run notebook 03): relation skipped"
     return "\n".join(f"{key:>24}: {value}" for key, value in relation.items())
 
+
 def relate_to_checkpoints(transition, scores_df: pd.DataFrame, steps_per_epoch: float | None = None,
                           tolerance: int | None = None, best_step: int | None = None) -> dict:
     """Best checkpoint (mean score over benchmarks) vs the transition; checks the paper's claim.
